@@ -1,0 +1,684 @@
+/**
+ * The string family: GET/SET and friends, counters, ranges and bits (Redis's t_string.c and
+ * bitops.c). Each command is one {@link CommandSpec}: parse and decide together.
+ *
+ * Decisions log outcomes (rule R1): a relative TTL becomes an absolute deadline, INCR-family
+ * events carry the resulting value, APPEND/SETRANGE/SETBIT log the bytes they changed.
+ *
+ * @category commands
+ */
+import { formatHumanFloat, parseFloatStrict, parseInt64, parseInteger, upper } from '../args.js'
+import { defineCommand, replyOnly, type CommandFlag, type Context, type Decision, type ParseError } from '../command.js'
+import { keysDeleted, rangeOverwritten, valueAppended, valueSet, type Event } from '../event.js'
+import type { State } from '../keyspace.js'
+import { LiveView } from '../live.js'
+import { INT64_MAX, INT64_MIN, MAX_STRING_BYTES, type Bytes, type EpochMs, type Key } from '../primitives.js'
+import { array, bulk, bulkOrNil, Errors, int, NIL, OK, ONE, ZERO, type Reply } from '../reply.js'
+
+// ---------------------------------------------------------------------------------------------
+// shared pieces
+// ---------------------------------------------------------------------------------------------
+
+/** A TTL as requested (relative forms are allowed only here, in intent; events are absolute). */
+export type TtlRequest =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'keep' }
+  | { readonly kind: 'in'; readonly ms: number }
+  | { readonly kind: 'at'; readonly at: EpochMs }
+  | { readonly kind: 'persist' }
+
+const NO_TTL: TtlRequest = { kind: 'none' }
+
+const meta = (
+  name: string,
+  arity: number,
+  flags: ReadonlyArray<CommandFlag>,
+  keys: readonly [number, number, number],
+  since: string,
+  summary: string,
+  complexity: string,
+  syntax: string,
+  group: 'string' | 'bitmap' = 'string',
+) => ({ name, arity, flags, firstKey: keys[0], lastKey: keys[1], keyStep: keys[2], group, since, summary, complexity, syntax })
+
+/**
+ * Parses an EX/PX/EXAT/PXAT amount as Redis's `getExpireMillisecondsOrReply` does: an integer > 0,
+ * and a result that fits when converted to ms and made absolute. Overflow is checked at decide
+ * time (it depends on `now`), so this returns the raw request.
+ */
+const parseTtlAmount = (
+  unit: 'EX' | 'PX' | 'EXAT' | 'PXAT',
+  raw: string,
+  commandName: string,
+): TtlRequest | ParseError => {
+  const n = parseInt64(raw)
+  if (n === undefined) return Errors.notInteger as ParseError
+  if (n <= 0n) return Errors.invalidExpire(commandName) as ParseError
+  const ms = unit === 'EX' || unit === 'EXAT' ? n * 1000n : n
+  if (ms > INT64_MAX) return Errors.invalidExpire(commandName) as ParseError
+  return unit === 'EX' || unit === 'PX' ? { kind: 'in', ms: Number(ms) } : { kind: 'at', at: Number(ms) }
+}
+
+/** Resolves a TTL request to the absolute deadline the key will have, or an error on overflow. */
+const resolveDeadline = (
+  ttl: TtlRequest,
+  current: EpochMs | null | undefined,
+  now: EpochMs,
+  commandName: string,
+): EpochMs | null | ParseError => {
+  switch (ttl.kind) {
+    case 'none':
+    case 'persist':
+      return null
+    case 'keep':
+      return current ?? null
+    case 'in': {
+      const at = now + ttl.ms
+      return at > Number.MAX_SAFE_INTEGER ? (Errors.invalidExpire(commandName) as ParseError) : at
+    }
+    case 'at':
+      return ttl.at
+  }
+}
+
+const isError = (x: unknown): x is ParseError =>
+  typeof x === 'object' && x !== null && (x as { type?: unknown }).type === 'error'
+
+const decision = (view: LiveView, own: ReadonlyArray<Event>, reply: Reply): Decision => ({
+  events: view.with(own),
+  reply,
+})
+
+/** The decision for a read: only lazily expired keys produce events. */
+const read = (view: LiveView, reply: Reply): Decision => ({ events: view.events, reply })
+
+// ---------------------------------------------------------------------------------------------
+// GET, SET and variants
+// ---------------------------------------------------------------------------------------------
+
+export interface GetCommand {
+  readonly type: 'GET'
+  readonly key: Key
+}
+export const GET = defineCommand<GetCommand>({
+  ...meta('get', 2, ['readonly', 'fast'], [1, 1, 1], '1.0.0', 'Returns the string value of a key.', 'O(1)', 'key'),
+  parse: ([key]) => ({ type: 'GET', key: key! }),
+  decide: (cmd, state, ctx) => {
+    const view = new LiveView(state, ctx.now)
+    return read(view, bulkOrNil(view.get(ctx.db, cmd.key)))
+  },
+})
+
+export interface SetCommand {
+  readonly type: 'SET'
+  readonly key: Key
+  readonly value: Bytes
+  readonly condition: 'always' | 'NX' | 'XX'
+  readonly ttl: TtlRequest
+  readonly get: boolean
+  /** The wire name, for error texts ('set', 'setex', 'psetex', 'setnx', 'getset'). */
+  readonly name: string
+  /** SETNX replies 1/0 instead of OK/nil. */
+  readonly replyStyle: 'ok' | 'int' | 'old'
+}
+
+/** SET key value [NX|XX] [GET] [EX s|PX ms|EXAT t|PXAT t|KEEPTTL], as `parseExtendedStringArgumentsOrReply`. */
+const parseSet = (args: ReadonlyArray<Bytes>): SetCommand | ParseError => {
+  let condition: SetCommand['condition'] = 'always'
+  let ttl: TtlRequest = NO_TTL
+  let get = false
+  let ttlSeen = false
+  for (let i = 2; i < args.length; i++) {
+    const opt = upper(args[i]!)
+    const next = args[i + 1]
+    if (opt === 'NX' && condition !== 'XX') condition = 'NX'
+    else if (opt === 'XX' && condition !== 'NX') condition = 'XX'
+    else if (opt === 'GET') get = true
+    else if (opt === 'KEEPTTL' && !ttlSeen) {
+      ttl = { kind: 'keep' }
+      ttlSeen = true
+    } else if ((opt === 'EX' || opt === 'PX' || opt === 'EXAT' || opt === 'PXAT') && !ttlSeen && next !== undefined) {
+      const parsed = parseTtlAmount(opt, next, 'set')
+      if (isError(parsed)) return parsed
+      ttl = parsed
+      ttlSeen = true
+      i++
+    } else return Errors.syntax as ParseError
+  }
+  return { type: 'SET', key: args[0]!, value: args[1]!, condition, ttl, get, name: 'set', replyStyle: get ? 'old' : 'ok' }
+}
+
+const decideSet = (cmd: SetCommand, state: State, ctx: Context): Decision => {
+  const view = new LiveView(state, ctx.now)
+  const old = view.get(ctx.db, cmd.key)
+  const exists = old !== undefined
+  const blocked = (cmd.condition === 'NX' && exists) || (cmd.condition === 'XX' && !exists)
+  const failedReply = cmd.replyStyle === 'int' ? ZERO : cmd.replyStyle === 'old' ? bulkOrNil(old) : NIL
+  if (blocked) return read(view, failedReply)
+  const deadline = resolveDeadline(cmd.ttl, exists ? view.expireAt(ctx.db, cmd.key) : null, ctx.now, cmd.name)
+  if (isError(deadline)) return read(view, deadline)
+  const reply = cmd.replyStyle === 'int' ? ONE : cmd.replyStyle === 'old' ? bulkOrNil(old) : OK
+  return decision(view, [valueSet(ctx.db, cmd.key, cmd.value, deadline)], reply)
+}
+
+export const SET = defineCommand<SetCommand>({
+  ...meta(
+    'set',
+    -3,
+    ['write', 'denyoom'],
+    [1, 1, 1],
+    '1.0.0',
+    'Sets the string value of a key, ignoring its type. The key is created if it doesn\'t exist.',
+    'O(1)',
+    'key value [NX|XX] [GET] [EX seconds|PX milliseconds|EXAT unix-time-seconds|PXAT unix-time-milliseconds|KEEPTTL]',
+  ),
+  parse: parseSet,
+  decide: decideSet,
+})
+
+export const SETNX = defineCommand<SetCommand>({
+  ...meta('setnx', 3, ['write', 'denyoom', 'fast'], [1, 1, 1], '1.0.0', 'Set the string value of a key only when the key doesn\'t exist.', 'O(1)', 'key value'),
+  parse: ([key, value]) => ({ type: 'SET', key: key!, value: value!, condition: 'NX', ttl: NO_TTL, get: false, name: 'setnx', replyStyle: 'int' }),
+  decide: decideSet,
+})
+
+const parseSetEx =
+  (name: 'setex' | 'psetex', unit: 'EX' | 'PX') =>
+  ([key, amount, value]: ReadonlyArray<Bytes>): SetCommand | ParseError => {
+    const ttl = parseTtlAmount(unit, amount!, name)
+    if (isError(ttl)) return ttl
+    return { type: 'SET', key: key!, value: value!, condition: 'always', ttl, get: false, name, replyStyle: 'ok' }
+  }
+
+export const SETEX = defineCommand<SetCommand>({
+  ...meta('setex', 4, ['write', 'denyoom'], [1, 1, 1], '2.0.0', 'Set the string value and expiration time of a key.', 'O(1)', 'key seconds value'),
+  parse: parseSetEx('setex', 'EX'),
+  decide: decideSet,
+})
+
+export const PSETEX = defineCommand<SetCommand>({
+  ...meta('psetex', 4, ['write', 'denyoom'], [1, 1, 1], '2.6.0', 'Set the string value and expiration time in milliseconds of a key.', 'O(1)', 'key milliseconds value'),
+  parse: parseSetEx('psetex', 'PX'),
+  decide: decideSet,
+})
+
+export const GETSET = defineCommand<SetCommand>({
+  ...meta('getset', 3, ['write', 'denyoom', 'fast'], [1, 1, 1], '1.0.0', 'Returns the previous string value of a key after setting it to a new value.', 'O(1)', 'key value'),
+  parse: ([key, value]) => ({ type: 'SET', key: key!, value: value!, condition: 'always', ttl: NO_TTL, get: true, name: 'getset', replyStyle: 'old' }),
+  decide: decideSet,
+})
+
+/**
+ * UPDATE key value — the original dialect: replaces the value of an existing key, keeping its TTL.
+ * Replies +OK, or nil when the key is missing (then nothing happens).
+ */
+export const UPDATE = defineCommand<SetCommand>({
+  ...meta('update', 3, ['write', 'denyoom', 'fast'], [1, 1, 1], '0.1.0', 'Replaces the value of an existing key, keeping its TTL (Redust dialect).', 'O(1)', 'key value'),
+  parse: ([key, value]) => ({ type: 'SET', key: key!, value: value!, condition: 'XX', ttl: { kind: 'keep' }, get: false, name: 'update', replyStyle: 'ok' }),
+  decide: decideSet,
+})
+
+export interface GetDelCommand {
+  readonly type: 'GETDEL'
+  readonly key: Key
+}
+export const GETDEL = defineCommand<GetDelCommand>({
+  ...meta('getdel', 2, ['write', 'fast'], [1, 1, 1], '6.2.0', 'Returns the string value of a key after deleting the key.', 'O(1)', 'key'),
+  parse: ([key]) => ({ type: 'GETDEL', key: key! }),
+  decide: (cmd, state, ctx) => {
+    const view = new LiveView(state, ctx.now)
+    const old = view.get(ctx.db, cmd.key)
+    if (old === undefined) return read(view, NIL)
+    return decision(view, [keysDeleted(ctx.db, [cmd.key])], bulk(old))
+  },
+})
+
+export interface GetExCommand {
+  readonly type: 'GETEX'
+  readonly key: Key
+  readonly ttl: TtlRequest
+}
+export const GETEX = defineCommand<GetExCommand>({
+  ...meta('getex', -2, ['write', 'fast'], [1, 1, 1], '6.2.0', 'Returns the string value of a key after setting its expiration time.', 'O(1)', 'key [EX seconds|PX milliseconds|EXAT unix-time-seconds|PXAT unix-time-milliseconds|PERSIST]'),
+  parse: (args) => {
+    let ttl: TtlRequest = { kind: 'keep' }
+    let seen = false
+    for (let i = 1; i < args.length; i++) {
+      const opt = upper(args[i]!)
+      const next = args[i + 1]
+      if (opt === 'PERSIST' && !seen) {
+        ttl = { kind: 'persist' }
+        seen = true
+      } else if ((opt === 'EX' || opt === 'PX' || opt === 'EXAT' || opt === 'PXAT') && !seen && next !== undefined) {
+        const parsed = parseTtlAmount(opt, next, 'getex')
+        if (isError(parsed)) return parsed
+        ttl = parsed
+        seen = true
+        i++
+      } else return Errors.syntax as ParseError
+    }
+    return { type: 'GETEX', key: args[0]!, ttl }
+  },
+  decide: (cmd, state, ctx) => {
+    const view = new LiveView(state, ctx.now)
+    const value = view.get(ctx.db, cmd.key)
+    if (value === undefined) return read(view, NIL)
+    const current = view.expireAt(ctx.db, cmd.key) ?? null
+    if (cmd.ttl.kind === 'keep') return read(view, bulk(value))
+    if (cmd.ttl.kind === 'persist') {
+      if (current === null) return read(view, bulk(value))
+      return decision(view, [{ type: 'ExpiryRemoved', db: ctx.db, key: cmd.key }], bulk(value))
+    }
+    const deadline = resolveDeadline(cmd.ttl, current, ctx.now, 'getex')
+    if (isError(deadline)) return read(view, deadline)
+    // A deadline already in the past deletes the key, as Redis's GETEX does (propagated as DEL).
+    if (deadline !== null && deadline <= ctx.now) return decision(view, [keysDeleted(ctx.db, [cmd.key])], bulk(value))
+    if (deadline === current) return read(view, bulk(value))
+    return decision(view, [{ type: 'ExpirySet', db: ctx.db, key: cmd.key, at: deadline! }], bulk(value))
+  },
+})
+
+// ---------------------------------------------------------------------------------------------
+// MGET, MSET, MSETNX
+// ---------------------------------------------------------------------------------------------
+
+export interface MGetCommand {
+  readonly type: 'MGET'
+  readonly keys: ReadonlyArray<Key>
+}
+export const MGET = defineCommand<MGetCommand>({
+  ...meta('mget', -2, ['readonly', 'fast'], [1, -1, 1], '1.0.0', 'Atomically returns the string values of one or more keys.', 'O(N) where N is the number of keys to retrieve.', 'key [key ...]'),
+  parse: (args) => ({ type: 'MGET', keys: args }),
+  decide: (cmd, state, ctx) => {
+    const view = new LiveView(state, ctx.now)
+    return read(view, array(cmd.keys.map((k) => bulkOrNil(view.get(ctx.db, k)))))
+  },
+})
+
+export interface MSetCommand {
+  readonly type: 'MSET'
+  readonly pairs: ReadonlyArray<Bytes>
+  readonly onlyIfNoneExist: boolean
+}
+const parseMSet = (name: string, onlyIfNoneExist: boolean) => (args: ReadonlyArray<Bytes>): MSetCommand | ParseError =>
+  args.length % 2 !== 0 ? (Errors.wrongArity(name) as ParseError) : { type: 'MSET', pairs: args, onlyIfNoneExist }
+
+const decideMSet = (cmd: MSetCommand, state: State, ctx: Context): Decision => {
+  const view = new LiveView(state, ctx.now)
+  if (cmd.onlyIfNoneExist) {
+    for (let i = 0; i < cmd.pairs.length; i += 2) if (view.exists(ctx.db, cmd.pairs[i]!)) return read(view, ZERO)
+  }
+  const events: Event[] = []
+  for (let i = 0; i < cmd.pairs.length; i += 2) events.push(valueSet(ctx.db, cmd.pairs[i]!, cmd.pairs[i + 1]!, null))
+  return decision(view, events, cmd.onlyIfNoneExist ? ONE : OK)
+}
+
+export const MSET = defineCommand<MSetCommand>({
+  ...meta('mset', -3, ['write', 'denyoom'], [1, -1, 2], '1.0.1', 'Atomically creates or modifies the string values of one or more keys.', 'O(N) where N is the number of keys to set.', 'key value [key value ...]'),
+  parse: parseMSet('mset', false),
+  decide: decideMSet,
+})
+export const MSETNX = defineCommand<MSetCommand>({
+  ...meta('msetnx', -3, ['write', 'denyoom'], [1, -1, 2], '1.0.1', 'Atomically modifies the string values of one or more keys only when all keys don\'t exist.', 'O(N) where N is the number of keys to set.', 'key value [key value ...]'),
+  parse: parseMSet('msetnx', true),
+  decide: decideMSet,
+})
+
+// ---------------------------------------------------------------------------------------------
+// APPEND, STRLEN, GETRANGE/SUBSTR, SETRANGE
+// ---------------------------------------------------------------------------------------------
+
+export interface AppendCommand {
+  readonly type: 'APPEND'
+  readonly key: Key
+  readonly suffix: Bytes
+}
+export const APPEND = defineCommand<AppendCommand>({
+  ...meta('append', 3, ['write', 'denyoom', 'fast'], [1, 1, 1], '2.0.0', 'Appends a string to the value of a key. Creates the key if it doesn\'t exist.', 'O(1). The amortized time complexity is O(1) assuming the appended value is small and the already present value is of any size, since the dynamic string library used by Redis will double the free space available on every reallocation.', 'key value'),
+  parse: ([key, suffix]) => ({ type: 'APPEND', key: key!, suffix: suffix! }),
+  decide: (cmd, state, ctx) => {
+    const view = new LiveView(state, ctx.now)
+    const old = view.get(ctx.db, cmd.key)
+    const length = (old?.length ?? 0) + cmd.suffix.length
+    if (length > MAX_STRING_BYTES) return read(view, Errors.stringTooLong)
+    if (old === undefined) return decision(view, [valueSet(ctx.db, cmd.key, cmd.suffix, null)], int(length))
+    if (cmd.suffix.length === 0) return read(view, int(length))
+    return decision(view, [valueAppended(ctx.db, cmd.key, cmd.suffix)], int(length))
+  },
+})
+
+export interface StrlenCommand {
+  readonly type: 'STRLEN'
+  readonly key: Key
+}
+export const STRLEN = defineCommand<StrlenCommand>({
+  ...meta('strlen', 2, ['readonly', 'fast'], [1, 1, 1], '2.2.0', 'Returns the length of a string value.', 'O(1)', 'key'),
+  parse: ([key]) => ({ type: 'STRLEN', key: key! }),
+  decide: (cmd, state, ctx) => {
+    const view = new LiveView(state, ctx.now)
+    return read(view, int(view.get(ctx.db, cmd.key)?.length ?? 0))
+  },
+})
+
+export interface GetRangeCommand {
+  readonly type: 'GETRANGE'
+  readonly key: Key
+  readonly start: number
+  readonly end: number
+}
+const parseGetRange = ([key, start, end]: ReadonlyArray<Bytes>): GetRangeCommand | ParseError => {
+  const s = parseInteger(start!)
+  const e = parseInteger(end!)
+  if (s === undefined || e === undefined) return Errors.notInteger as ParseError
+  return { type: 'GETRANGE', key: key!, start: s, end: e }
+}
+const decideGetRange = (cmd: GetRangeCommand, state: State, ctx: Context): Decision => {
+  const view = new LiveView(state, ctx.now)
+  const value = view.get(ctx.db, cmd.key) ?? ''
+  return read(view, bulk(substring(value, cmd.start, cmd.end)))
+}
+/** Redis's getrangeCommand index rules (negative from the end, clamped, empty when reversed). */
+const substring = (value: string, start: number, end: number): string => {
+  const len = value.length
+  if (start < 0 && end < 0 && start > end) return ''
+  let s = start < 0 ? len + start : start
+  let e = end < 0 ? len + end : end
+  if (s < 0) s = 0
+  if (e < 0) e = 0
+  if (e >= len) e = len - 1
+  if (s > e || len === 0) return ''
+  return value.slice(s, e + 1)
+}
+export const GETRANGE = defineCommand<GetRangeCommand>({
+  ...meta('getrange', 4, ['readonly'], [1, 1, 1], '2.4.0', 'Returns a substring of the string stored at a key.', 'O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.', 'key start end'),
+  parse: parseGetRange,
+  decide: decideGetRange,
+})
+export const SUBSTR = defineCommand<GetRangeCommand>({
+  ...meta('substr', 4, ['readonly'], [1, 1, 1], '1.0.0', 'Returns a substring from a string value.', 'O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.', 'key start end'),
+  parse: parseGetRange,
+  decide: decideGetRange,
+})
+
+export interface SetRangeCommand {
+  readonly type: 'SETRANGE'
+  readonly key: Key
+  readonly offset: number
+  readonly bytes: Bytes
+}
+export const SETRANGE = defineCommand<SetRangeCommand>({
+  ...meta('setrange', 4, ['write', 'denyoom'], [1, 1, 1], '2.2.0', 'Overwrites a part of a string value with another by an offset. Creates the key if it doesn\'t exist.', 'O(1), not counting the time taken to copy the new string in place. Usually, this string is very small so the amortized complexity is O(1). Otherwise, complexity is O(M) with M being the length of the value argument.', 'key offset value'),
+  parse: ([key, offset, bytes]) => {
+    const n = parseInteger(offset!)
+    if (n === undefined) return Errors.notInteger as ParseError
+    if (n < 0) return Errors.offsetOutOfRange as ParseError
+    return { type: 'SETRANGE', key: key!, offset: n, bytes: bytes! }
+  },
+  decide: (cmd, state, ctx) => {
+    const view = new LiveView(state, ctx.now)
+    const old = view.get(ctx.db, cmd.key)
+    const oldLength = old?.length ?? 0
+    if (cmd.bytes.length === 0) return read(view, int(oldLength))
+    if (cmd.offset + cmd.bytes.length > MAX_STRING_BYTES) return read(view, Errors.stringTooLong)
+    const length = Math.max(oldLength, cmd.offset + cmd.bytes.length)
+    return decision(view, [rangeOverwritten(ctx.db, cmd.key, cmd.offset, cmd.bytes)], int(length))
+  },
+})
+
+// ---------------------------------------------------------------------------------------------
+// INCR family
+// ---------------------------------------------------------------------------------------------
+
+export interface IncrByCommand {
+  readonly type: 'INCRBY'
+  readonly key: Key
+  readonly by: bigint
+}
+
+/** INCR/DECR/INCRBY/DECRBY: 64-bit signed arithmetic with Redis's overflow check. */
+const decideIncrBy = (cmd: IncrByCommand, state: State, ctx: Context): Decision => {
+  const view = new LiveView(state, ctx.now)
+  const old = view.get(ctx.db, cmd.key)
+  let current = 0n
+  if (old !== undefined) {
+    const parsed = parseInt64(old)
+    if (parsed === undefined) return read(view, Errors.notInteger)
+    current = parsed
+  }
+  const result = current + cmd.by
+  if (result > INT64_MAX || result < INT64_MIN) return read(view, Errors.overflow)
+  const text = result.toString()
+  const expireAt = old === undefined ? null : (view.expireAt(ctx.db, cmd.key) ?? null)
+  const small = Number(result)
+  return decision(view, [valueSet(ctx.db, cmd.key, text, expireAt)], int(Number.isSafeInteger(small) ? small : result))
+}
+
+const incrSpec = (name: string, fixed: bigint | undefined, negate: boolean, summary: string) =>
+  defineCommand<IncrByCommand>({
+    ...meta(name, fixed === undefined ? 3 : 2, ['write', 'denyoom', 'fast'], [1, 1, 1], name.endsWith('by') ? '1.0.0' : '1.0.0', summary, 'O(1)', fixed === undefined ? (negate ? 'key decrement' : 'key increment') : 'key'),
+    parse: ([key, amount]) => {
+      if (fixed !== undefined) return { type: 'INCRBY', key: key!, by: fixed }
+      const by = parseInt64(amount!)
+      if (by === undefined) return Errors.notInteger as ParseError
+      // Redis rejects DECRBY LLONG_MIN: its negation does not fit.
+      if (negate && by === INT64_MIN) return Errors.overflow as ParseError
+      return { type: 'INCRBY', key: key!, by: negate ? -by : by }
+    },
+    decide: decideIncrBy,
+  })
+
+export const INCR = incrSpec('incr', 1n, false, 'Increments the integer value of a key by one. Uses 0 as initial value if the key doesn\'t exist.')
+export const DECR = incrSpec('decr', -1n, false, 'Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn\'t exist.')
+export const INCRBY = incrSpec('incrby', undefined, false, 'Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn\'t exist.')
+export const DECRBY = incrSpec('decrby', undefined, true, 'Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn\'t exist.')
+
+export interface IncrByFloatCommand {
+  readonly type: 'INCRBYFLOAT'
+  readonly key: Key
+  readonly by: number
+}
+export const INCRBYFLOAT = defineCommand<IncrByFloatCommand>({
+  ...meta('incrbyfloat', 3, ['write', 'denyoom', 'fast'], [1, 1, 1], '2.6.0', 'Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn\'t exist.', 'O(1)', 'key increment'),
+  parse: ([key, amount]) => {
+    const by = parseFloatStrict(amount!)
+    if (by === undefined) return Errors.notFloat as ParseError
+    return { type: 'INCRBYFLOAT', key: key!, by }
+  },
+  decide: (cmd, state, ctx) => {
+    const view = new LiveView(state, ctx.now)
+    const old = view.get(ctx.db, cmd.key)
+    let current = 0
+    if (old !== undefined) {
+      const parsed = parseFloatStrict(old)
+      if (parsed === undefined) return read(view, Errors.notFloat)
+      current = parsed
+    }
+    const result = current + cmd.by
+    if (!Number.isFinite(result)) return read(view, Errors.nanOrInfinity)
+    const text = formatHumanFloat(result)
+    const expireAt = old === undefined ? null : (view.expireAt(ctx.db, cmd.key) ?? null)
+    return decision(view, [valueSet(ctx.db, cmd.key, text, expireAt)], bulk(text))
+  },
+})
+
+// ---------------------------------------------------------------------------------------------
+// bits: SETBIT, GETBIT, BITCOUNT, BITPOS
+// ---------------------------------------------------------------------------------------------
+
+/** Largest bit offset Redis accepts: 2^32 - 1 (512 MiB strings). */
+const MAX_BIT_OFFSET = 4 * 1024 * 1024 * 1024 - 1
+
+const parseBitOffset = (raw: string): number | undefined => {
+  const n = parseInt64(raw)
+  if (n === undefined || n < 0n || n > BigInt(MAX_BIT_OFFSET)) return undefined
+  return Number(n)
+}
+
+export interface SetBitCommand {
+  readonly type: 'SETBIT'
+  readonly key: Key
+  readonly offset: number
+  readonly bit: 0 | 1
+}
+export const SETBIT = defineCommand<SetBitCommand>({
+  ...meta('setbit', 4, ['write', 'denyoom'], [1, 1, 1], '2.2.0', 'Sets or clears the bit at offset of the string value. Creates the key if it doesn\'t exist.', 'O(1)', 'key offset value', 'bitmap'),
+  parse: ([key, offset, bit]) => {
+    const n = parseBitOffset(offset!)
+    if (n === undefined) return Errors.bitOffset as ParseError
+    if (bit !== '0' && bit !== '1') return Errors.bitValue as ParseError
+    return { type: 'SETBIT', key: key!, offset: n, bit: bit === '1' ? 1 : 0 }
+  },
+  decide: (cmd, state, ctx) => {
+    const view = new LiveView(state, ctx.now)
+    const old = view.get(ctx.db, cmd.key) ?? ''
+    const byteIndex = cmd.offset >>> 3
+    const mask = 0x80 >>> (cmd.offset & 7)
+    const oldByte = byteIndex < old.length ? old.charCodeAt(byteIndex) : 0
+    const previous = (oldByte & mask) !== 0 ? 1 : 0
+    const newByte = cmd.bit === 1 ? oldByte | mask : oldByte & ~mask
+    // Nothing changes when the bit already has the value and the string is long enough.
+    if (newByte === oldByte && byteIndex < old.length) return read(view, int(previous))
+    return decision(view, [rangeOverwritten(ctx.db, cmd.key, byteIndex, String.fromCharCode(newByte))], int(previous))
+  },
+})
+
+export interface GetBitCommand {
+  readonly type: 'GETBIT'
+  readonly key: Key
+  readonly offset: number
+}
+export const GETBIT = defineCommand<GetBitCommand>({
+  ...meta('getbit', 3, ['readonly', 'fast'], [1, 1, 1], '2.2.0', 'Returns a bit value by offset.', 'O(1)', 'key offset', 'bitmap'),
+  parse: ([key, offset]) => {
+    const n = parseBitOffset(offset!)
+    if (n === undefined) return Errors.bitOffset as ParseError
+    return { type: 'GETBIT', key: key!, offset: n }
+  },
+  decide: (cmd, state, ctx) => {
+    const view = new LiveView(state, ctx.now)
+    const value = view.get(ctx.db, cmd.key) ?? ''
+    const byteIndex = cmd.offset >>> 3
+    const byte = byteIndex < value.length ? value.charCodeAt(byteIndex) : 0
+    return read(view, int((byte & (0x80 >>> (cmd.offset & 7))) !== 0 ? 1 : 0))
+  },
+})
+
+/** A BITCOUNT/BITPOS range: [start, end] in bytes or bits, negative from the end. */
+interface BitRange {
+  readonly start: number
+  readonly end: number | undefined
+  readonly unit: 'BYTE' | 'BIT'
+}
+
+const parseRange = (args: ReadonlyArray<Bytes>, from: number): BitRange | ParseError | undefined => {
+  if (args.length <= from) return undefined
+  const start = parseInteger(args[from]!)
+  if (start === undefined) return Errors.notInteger as ParseError
+  if (args.length === from + 1) return { start, end: undefined, unit: 'BYTE' }
+  const end = parseInteger(args[from + 1]!)
+  if (end === undefined) return Errors.notInteger as ParseError
+  if (args.length === from + 2) return { start, end, unit: 'BYTE' }
+  if (args.length === from + 3) {
+    const unit = upper(args[from + 2]!)
+    if (unit === 'BYTE' || unit === 'BIT') return { start, end, unit }
+  }
+  return Errors.syntax as ParseError
+}
+
+const POPCOUNT = Uint8Array.from({ length: 256 }, (_, i) => {
+  let c = 0
+  for (let b = i; b !== 0; b >>= 1) c += b & 1
+  return c
+})
+
+/** Normalizes a Redis range against a length, returning [start, end] inclusive or undefined if empty. */
+const normalizeRange = (start: number, end: number, length: number): readonly [number, number] | undefined => {
+  let s = start < 0 ? length + start : start
+  let e = end < 0 ? length + end : end
+  if (s < 0) s = 0
+  if (e < 0) e = 0
+  if (e >= length) e = length - 1
+  if (s > e || length === 0) return undefined
+  return [s, e]
+}
+
+const bitAt = (value: string, bit: number): number => ((value.charCodeAt(bit >>> 3) & (0x80 >>> (bit & 7))) !== 0 ? 1 : 0)
+
+export interface BitCountCommand {
+  readonly type: 'BITCOUNT'
+  readonly key: Key
+  readonly range: BitRange | undefined
+}
+export const BITCOUNT = defineCommand<BitCountCommand>({
+  ...meta('bitcount', -2, ['readonly'], [1, 1, 1], '2.6.0', 'Counts the number of set bits (population counting) in a string.', 'O(N)', 'key [start end [BYTE|BIT]]', 'bitmap'),
+  parse: (args) => {
+    if (args.length === 2) return Errors.syntax as ParseError
+    const range = parseRange(args, 1)
+    if (range !== undefined && 'type' in range) return range
+    return { type: 'BITCOUNT', key: args[0]!, range }
+  },
+  decide: (cmd, state, ctx) => {
+    const view = new LiveView(state, ctx.now)
+    const value = view.get(ctx.db, cmd.key)
+    if (value === undefined) return read(view, ZERO)
+    const range = cmd.range ?? { start: 0, end: -1, unit: 'BYTE' as const }
+    const bits = range.unit === 'BIT'
+    const span = normalizeRange(range.start, range.end ?? -1, bits ? value.length * 8 : value.length)
+    if (span === undefined) return read(view, ZERO)
+    let count = 0
+    if (bits) {
+      for (let b = span[0]; b <= span[1]; b++) count += bitAt(value, b)
+    } else {
+      for (let i = span[0]; i <= span[1]; i++) count += POPCOUNT[value.charCodeAt(i)]!
+    }
+    return read(view, int(count))
+  },
+})
+
+export interface BitPosCommand {
+  readonly type: 'BITPOS'
+  readonly key: Key
+  readonly bit: 0 | 1
+  readonly range: BitRange | undefined
+}
+export const BITPOS = defineCommand<BitPosCommand>({
+  ...meta('bitpos', -3, ['readonly'], [1, 1, 1], '2.8.7', 'Finds the first set (1) or clear (0) bit in a string.', 'O(N)', 'key bit [start [end [BYTE|BIT]]]', 'bitmap'),
+  parse: (args) => {
+    const bitArg = args[1]!
+    if (bitArg !== '0' && bitArg !== '1') return Errors.bitValue as ParseError
+    const range = parseRange(args, 2)
+    if (range !== undefined && 'type' in range) return range
+    return { type: 'BITPOS', key: args[0]!, bit: bitArg === '1' ? 1 : 0, range }
+  },
+  decide: (cmd, state, ctx) => {
+    const view = new LiveView(state, ctx.now)
+    const value = view.get(ctx.db, cmd.key)
+    // Redis: a missing key is an empty string — looking for 1 gives -1, looking for 0 gives 0.
+    if (value === undefined) return read(view, int(cmd.bit === 1 ? -1 : 0))
+    const range = cmd.range
+    const bits = range?.unit === 'BIT'
+    const length = bits ? value.length * 8 : value.length
+    const span = normalizeRange(range?.start ?? 0, range?.end ?? -1, length)
+    if (span === undefined) return read(view, int(-1))
+    const firstBit = bits ? span[0] : span[0] * 8
+    const lastBit = bits ? span[1] : span[1] * 8 + 7
+    for (let b = firstBit; b <= lastBit; b++) if (bitAt(value, b) === cmd.bit) return read(view, int(b))
+    // Looking for 0 with no explicit end: the string is treated as padded with zeros on the right.
+    if (cmd.bit === 0 && range?.end === undefined) return read(view, int(lastBit + 1))
+    return read(view, int(-1))
+  },
+})
+
+/** Every string-family spec, for the command table. */
+export const STRING_COMMANDS = [
+  GET, SET, SETNX, SETEX, PSETEX, GETSET, GETDEL, GETEX, UPDATE,
+  MGET, MSET, MSETNX,
+  APPEND, STRLEN, GETRANGE, SUBSTR, SETRANGE,
+  INCR, DECR, INCRBY, DECRBY, INCRBYFLOAT,
+  SETBIT, GETBIT, BITCOUNT, BITPOS,
+] as const
+
+export type StringCommand =
+  | GetCommand | SetCommand | GetDelCommand | GetExCommand | MGetCommand | MSetCommand
+  | AppendCommand | StrlenCommand | GetRangeCommand | SetRangeCommand
+  | IncrByCommand | IncrByFloatCommand | SetBitCommand | GetBitCommand | BitCountCommand | BitPosCommand

@@ -45,29 +45,6 @@ export const parseFloatStrict = (s: string): number | undefined => {
   return Number.isNaN(v) ? undefined : v
 }
 
-/**
- * Formats a float result as Redis's INCRBYFLOAT does (`%.17Lf` on a long double, then trailing
- * zeros and dot removed). JS has only doubles, so the value is first rounded to 17 significant
- * digits and then to the shortest form that round-trips at 16 digits: this reproduces Redis's
- * output for decimal arithmetic such as 10.5 + 0.1 = "10.6". ARCHITECTURE.md records the limit.
- */
-export const formatHumanFloat = (x: number): string => {
-  if (x === 0) return '0'
-  const rounded = Number(x.toPrecision(16))
-  if (Number.isInteger(rounded) && Math.abs(rounded) >= 1e16) return BigInt(rounded).toString()
-  let text = String(rounded)
-  if (text.includes('e')) text = expandExponent(rounded)
-  return text
-}
-
-/** Writes a finite number in plain decimal notation, without an exponent. */
-const expandExponent = (x: number): string => {
-  if (Math.abs(x) >= 1) return BigInt(Math.round(x)).toString()
-  // Redis prints 17 decimals, so anything below 1e-17 becomes 0.
-  const fixed = x.toFixed(17).replace(/0+$/, '').replace(/\.$/, '')
-  return fixed === '-0' ? '0' : fixed
-}
-
 /** Formats a double reply the way Redis 7.0 does for RESP2 bulk doubles (`%.17g`). */
 export const formatDouble = (x: number): string => {
   if (x === Infinity) return 'inf'

@@ -93,7 +93,9 @@ const withDb = (state: State, db: number, next: Database): State => {
 /** Sets a value and its deadline (null: none). */
 export const put = (state: State, db: number, key: Key, value: Bytes, expireAt: EpochMs | null): State => {
   const d = database(state, db)
-  const expires = expireAt === null ? d.expires.remove(key) : d.expires.set(key, expireAt)
+  // Skipping the lookup in an empty deadline map keeps the common "SET without TTL" path cheap.
+  const expires =
+    expireAt === null ? (d.expires.size === 0 ? d.expires : d.expires.remove(key)) : d.expires.set(key, expireAt)
   return withDb(state, db, { values: d.values.set(key, value), expires })
 }
 

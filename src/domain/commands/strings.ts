@@ -7,13 +7,14 @@
  *
  * @category commands
  */
-import { formatHumanFloat, parseFloatStrict, parseInt64, parseInteger, upper } from '../args.js'
+import { parseFloatStrict, parseInt64, parseInteger, upper } from '../args.js'
+import { addDecimal, formatDecimal17, overflowsLongDouble, parseDecimal, type Decimal } from '../decimal.js'
 import { defineCommand, replyOnly, type CommandFlag, type Context, type Decision, type ParseError } from '../command.js'
-import { keysDeleted, rangeOverwritten, valueAppended, valueSet, type Event } from '../event.js'
+import { expiryRemoved, expirySet, keysDeleted, rangeOverwritten, valueAppended, valueSet, type Event } from '../event.js'
 import type { State } from '../keyspace.js'
 import { LiveView } from '../live.js'
 import { INT64_MAX, INT64_MIN, MAX_STRING_BYTES, type Bytes, type EpochMs, type Key } from '../primitives.js'
-import { array, bulk, bulkOrNil, Errors, int, NIL, OK, ONE, ZERO, type Reply } from '../reply.js'
+import { array, bulk, bulkOrNil, error, Errors, int, NIL, OK, ONE, ZERO, type Reply } from '../reply.js'
 
 // ---------------------------------------------------------------------------------------------
 // shared pieces
@@ -236,45 +237,42 @@ export const GETDEL = defineCommand<GetDelCommand>({
 export interface GetExCommand {
   readonly type: 'GETEX'
   readonly key: Key
-  readonly ttl: TtlRequest
+  /** The option as given: Redis validates its amount only after finding the key. */
+  readonly option: 'keep' | 'PERSIST' | { readonly unit: 'EX' | 'PX' | 'EXAT' | 'PXAT'; readonly amount: string }
 }
 export const GETEX = defineCommand<GetExCommand>({
   ...meta('getex', -2, ['write', 'fast'], [1, 1, 1], '6.2.0', 'Returns the string value of a key after setting its expiration time.', 'O(1)', 'key [EX seconds|PX milliseconds|EXAT unix-time-seconds|PXAT unix-time-milliseconds|PERSIST]'),
   parse: (args) => {
-    let ttl: TtlRequest = { kind: 'keep' }
-    let seen = false
+    let option: GetExCommand['option'] = 'keep'
     for (let i = 1; i < args.length; i++) {
       const opt = upper(args[i]!)
       const next = args[i + 1]
-      if (opt === 'PERSIST' && !seen) {
-        ttl = { kind: 'persist' }
-        seen = true
-      } else if ((opt === 'EX' || opt === 'PX' || opt === 'EXAT' || opt === 'PXAT') && !seen && next !== undefined) {
-        const parsed = parseTtlAmount(opt, next, 'getex')
-        if (isError(parsed)) return parsed
-        ttl = parsed
-        seen = true
+      if (opt === 'PERSIST' && option === 'keep') option = 'PERSIST'
+      else if ((opt === 'EX' || opt === 'PX' || opt === 'EXAT' || opt === 'PXAT') && option === 'keep' && next !== undefined) {
+        option = { unit: opt, amount: next }
         i++
       } else return Errors.syntax as ParseError
     }
-    return { type: 'GETEX', key: args[0]!, ttl }
+    return { type: 'GETEX', key: args[0]!, option }
   },
   decide: (cmd, state, ctx) => {
     const view = new LiveView(state, ctx.now)
     const value = view.get(ctx.db, cmd.key)
     if (value === undefined) return read(view, NIL)
     const current = view.expireAt(ctx.db, cmd.key) ?? null
-    if (cmd.ttl.kind === 'keep') return read(view, bulk(value))
-    if (cmd.ttl.kind === 'persist') {
+    if (cmd.option === 'keep') return read(view, bulk(value))
+    if (cmd.option === 'PERSIST') {
       if (current === null) return read(view, bulk(value))
-      return decision(view, [{ type: 'ExpiryRemoved', db: ctx.db, key: cmd.key }], bulk(value))
+      return decision(view, [expiryRemoved(ctx.db, cmd.key)], bulk(value))
     }
-    const deadline = resolveDeadline(cmd.ttl, current, ctx.now, 'getex')
-    if (isError(deadline)) return read(view, deadline)
+    const ttl = parseTtlAmount(cmd.option.unit, cmd.option.amount, 'getex')
+    if (isError(ttl)) return read(view, ttl)
+    const deadline = resolveDeadline(ttl, current, ctx.now, 'getex')
+    if (isError(deadline) || deadline === null) return read(view, isError(deadline) ? deadline : bulk(value))
     // A deadline already in the past deletes the key, as Redis's GETEX does (propagated as DEL).
-    if (deadline !== null && deadline <= ctx.now) return decision(view, [keysDeleted(ctx.db, [cmd.key])], bulk(value))
+    if (deadline <= ctx.now) return decision(view, [keysDeleted(ctx.db, [cmd.key])], bulk(value))
     if (deadline === current) return read(view, bulk(value))
-    return decision(view, [{ type: 'ExpirySet', db: ctx.db, key: cmd.key, at: deadline! }], bulk(value))
+    return decision(view, [expirySet(ctx.db, cmd.key, deadline)], bulk(value))
   },
 })
 
@@ -461,7 +459,7 @@ const incrSpec = (name: string, fixed: bigint | undefined, negate: boolean, summ
       const by = parseInt64(amount!)
       if (by === undefined) return Errors.notInteger as ParseError
       // Redis rejects DECRBY LLONG_MIN: its negation does not fit.
-      if (negate && by === INT64_MIN) return Errors.overflow as ParseError
+      if (negate && by === INT64_MIN) return error('ERR decrement would overflow') as ParseError
       return { type: 'INCRBY', key: key!, by: negate ? -by : by }
     },
     decide: decideIncrBy,
@@ -475,27 +473,34 @@ export const DECRBY = incrSpec('decrby', undefined, true, 'Decrements a number f
 export interface IncrByFloatCommand {
   readonly type: 'INCRBYFLOAT'
   readonly key: Key
-  readonly by: number
+  readonly by: Decimal
 }
+const INFINITE = { digits: 0n, scale: -1 } as const
 export const INCRBYFLOAT = defineCommand<IncrByFloatCommand>({
   ...meta('incrbyfloat', 3, ['write', 'denyoom', 'fast'], [1, 1, 1], '2.6.0', 'Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn\'t exist.', 'O(1)', 'key increment'),
   parse: ([key, amount]) => {
-    const by = parseFloatStrict(amount!)
+    const valid = parseFloatStrict(amount!)
+    if (valid === undefined) return Errors.notFloat as ParseError
+    // An infinite increment is valid syntax but always produces infinity.
+    const by = Number.isFinite(valid) ? parseDecimal(amount!) : INFINITE
     if (by === undefined) return Errors.notFloat as ParseError
     return { type: 'INCRBYFLOAT', key: key!, by }
   },
   decide: (cmd, state, ctx) => {
     const view = new LiveView(state, ctx.now)
     const old = view.get(ctx.db, cmd.key)
-    let current = 0
+    let current: Decimal = { digits: 0n, scale: 0 }
     if (old !== undefined) {
-      const parsed = parseFloatStrict(old)
-      if (parsed === undefined) return read(view, Errors.notFloat)
+      const parsed = parseFloatStrict(old) === undefined ? undefined : parseDecimal(old)
+      if (parsed === undefined) {
+        return read(view, parseFloatStrict(old) === undefined ? Errors.notFloat : Errors.nanOrInfinity)
+      }
       current = parsed
     }
-    const result = current + cmd.by
-    if (!Number.isFinite(result)) return read(view, Errors.nanOrInfinity)
-    const text = formatHumanFloat(result)
+    if (cmd.by === INFINITE) return read(view, Errors.nanOrInfinity)
+    const result = addDecimal(current, cmd.by)
+    if (overflowsLongDouble(result)) return read(view, Errors.nanOrInfinity)
+    const text = formatDecimal17(result)
     const expireAt = old === undefined ? null : (view.expireAt(ctx.db, cmd.key) ?? null)
     return decision(view, [valueSet(ctx.db, cmd.key, text, expireAt)], bulk(text))
   },
@@ -645,7 +650,7 @@ export const BITPOS = defineCommand<BitPosCommand>({
   ...meta('bitpos', -3, ['readonly'], [1, 1, 1], '2.8.7', 'Finds the first set (1) or clear (0) bit in a string.', 'O(N)', 'key bit [start [end [BYTE|BIT]]]', 'bitmap'),
   parse: (args) => {
     const bitArg = args[1]!
-    if (bitArg !== '0' && bitArg !== '1') return Errors.bitValue as ParseError
+    if (bitArg !== '0' && bitArg !== '1') return error('ERR The bit argument must be 1 or 0.') as ParseError
     const range = parseRange(args, 2)
     if (range !== undefined && 'type' in range) return range
     return { type: 'BITPOS', key: args[0]!, bit: bitArg === '1' ? 1 : 0, range }

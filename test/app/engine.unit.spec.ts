@@ -1,0 +1,296 @@
+/**
+ * The engine around the Decider: execution units, one record per unit, transactions with Redis
+ * semantics, WATCH invalidation (including by expiry, FLUSHDB and SWAPDB), active expiry, and the
+ * refusal of writes while the log fails. Time comes from a fake clock.
+ */
+import { describe, expect, it } from 'vitest'
+import { Engine, PendingReply, type Clock, type Session } from '../../src/app/engine.js'
+import { MemoryLog, type EventLog, type LogRecord } from '../../src/app/eventLog.js'
+import * as Keyspace from '../../src/domain/keyspace.js'
+import type { Reply } from '../../src/domain/reply.js'
+
+class TestClock implements Clock {
+  constructor(public ms = 1_700_000_000_000) {}
+  now(): number {
+    return this.ms
+  }
+}
+
+const setup = () => {
+  const clock = new TestClock()
+  const log = new MemoryLog()
+  const engine = new Engine({ clock, log, random: () => 42 })
+  return { clock, log, engine }
+}
+
+/** Runs a command and unwraps a pending reply (MemoryLog commits at once). */
+const exec = (engine: Engine, session: Session, ...argv: string[]): Reply => {
+  const r = engine.execute(session, argv)
+  return r instanceof PendingReply ? r.reply : r
+}
+
+const ok: Reply = { type: 'simple', value: 'OK' }
+const queued: Reply = { type: 'simple', value: 'QUEUED' }
+const bulk = (value: string): Reply => ({ type: 'bulk', value })
+const int = (value: number): Reply => ({ type: 'int', value })
+const err = (message: string): Reply => ({ type: 'error', message })
+
+describe('execution units', () => {
+  it('a write appends one record with the next sequence number, then evolves the state', () => {
+    const { engine, log, clock } = setup()
+    const s = engine.newSession()
+    expect(exec(engine, s, 'SET', 'k', 'v', 'EX', '10')).toEqual(ok)
+    expect(log.records).toEqual([{ seq: 1, at: clock.ms, events: [{ type: 'ValueSet', db: 0, key: 'k', value: 'v', expireAt: clock.ms + 10_000 }] }])
+    expect(engine.seq).toBe(1)
+    expect(Keyspace.getValue(engine.state, 0, 'k')).toBe('v')
+  })
+
+  it('a write returns a PendingReply tied to the commit; a read returns a plain reply', () => {
+    const { engine } = setup()
+    const s = engine.newSession()
+    expect(engine.execute(s, ['SET', 'k', 'v'])).toBeInstanceOf(PendingReply)
+    expect(engine.execute(s, ['GET', 'k'])).toEqual(bulk('v'))
+  })
+
+  it('reads and no-op writes append nothing', () => {
+    const { engine, log } = setup()
+    const s = engine.newSession()
+    exec(engine, s, 'GET', 'k')
+    exec(engine, s, 'SET', 'k', 'v', 'XX')
+    exec(engine, s, 'DEL', 'nothing')
+    expect(log.records).toEqual([])
+  })
+
+  it('unknown commands and wrong arity get Redis texts', () => {
+    const { engine } = setup()
+    const s = engine.newSession()
+    expect(exec(engine, s, 'FOO', 'a', 'b')).toEqual(err("ERR unknown command 'FOO', with args beginning with: 'a' 'b' "))
+    expect(exec(engine, s, 'foo')).toEqual(err("ERR unknown command 'foo', with args beginning with: "))
+    expect(exec(engine, s, 'GET')).toEqual(err("ERR wrong number of arguments for 'get' command"))
+  })
+
+  it('SELECT changes the session database and is not logged', () => {
+    const { engine, log } = setup()
+    const s = engine.newSession()
+    expect(exec(engine, s, 'SELECT', '3')).toEqual(ok)
+    exec(engine, s, 'SET', 'k', 'v')
+    expect(log.records[0]!.events[0]).toMatchObject({ db: 3 })
+    expect(exec(engine, s, 'SELECT', '16')).toEqual(err('ERR DB index is out of range'))
+  })
+
+  it('the embedding API resolves with the reply once durable', async () => {
+    const { engine } = setup()
+    expect(await engine.call(['SET', 'k', 'v'])).toEqual(ok)
+    expect(await engine.call(['GET', 'k'])).toEqual(bulk('v'))
+  })
+})
+
+describe('MULTI/EXEC', () => {
+  it('queues commands and runs them as one record at EXEC', () => {
+    const { engine, log } = setup()
+    const s = engine.newSession()
+    expect(exec(engine, s, 'MULTI')).toEqual(ok)
+    expect(exec(engine, s, 'SET', 'a', '1')).toEqual(queued)
+    expect(exec(engine, s, 'INCR', 'a')).toEqual(queued)
+    expect(exec(engine, s, 'GET', 'a')).toEqual(queued)
+    expect(log.records).toEqual([])
+    expect(exec(engine, s, 'EXEC')).toEqual({ type: 'array', items: [ok, int(2), bulk('2')] })
+    expect(log.records).toHaveLength(1)
+    expect(log.records[0]!.events).toHaveLength(2)
+  })
+
+  it('a queue-time error (unknown command, wrong arity) makes EXEC answer EXECABORT and run nothing', () => {
+    const { engine, log } = setup()
+    const s = engine.newSession()
+    exec(engine, s, 'MULTI')
+    exec(engine, s, 'SET', 'a', '1')
+    expect(exec(engine, s, 'GET')).toEqual(err("ERR wrong number of arguments for 'get' command"))
+    expect(exec(engine, s, 'EXEC')).toEqual(err('EXECABORT Transaction discarded because of previous errors.'))
+    expect(log.records).toEqual([])
+    expect(s.inTransaction()).toBe(false)
+  })
+
+  it('a runtime error inside EXEC fails only its command: no rollback', () => {
+    const { engine } = setup()
+    const s = engine.newSession()
+    exec(engine, s, 'SET', 'a', 'x')
+    exec(engine, s, 'MULTI')
+    exec(engine, s, 'INCR', 'a')
+    exec(engine, s, 'SET', 'b', '1')
+    exec(engine, s, 'SET', 'c', '1', 'NX', 'XX')
+    expect(exec(engine, s, 'EXEC')).toEqual({
+      type: 'array',
+      items: [err('ERR value is not an integer or out of range'), ok, err('ERR syntax error')],
+    })
+    expect(Keyspace.getValue(engine.state, 0, 'b')).toBe('1')
+  })
+
+  it('misuse errors do not abort the open transaction', () => {
+    const { engine } = setup()
+    const s = engine.newSession()
+    exec(engine, s, 'MULTI')
+    expect(exec(engine, s, 'MULTI')).toEqual(err('ERR MULTI calls can not be nested'))
+    expect(exec(engine, s, 'WATCH', 'a')).toEqual(err('ERR WATCH inside MULTI is not allowed'))
+    exec(engine, s, 'SET', 'a', '1')
+    expect(exec(engine, s, 'EXEC')).toEqual({ type: 'array', items: [ok] })
+    expect(exec(engine, s, 'EXEC')).toEqual(err('ERR EXEC without MULTI'))
+    expect(exec(engine, s, 'DISCARD')).toEqual(err('ERR DISCARD without MULTI'))
+  })
+
+  it('an empty transaction replies an empty array and logs nothing', () => {
+    const { engine, log } = setup()
+    const s = engine.newSession()
+    exec(engine, s, 'MULTI')
+    expect(exec(engine, s, 'EXEC')).toEqual({ type: 'array', items: [] })
+    expect(log.records).toEqual([])
+  })
+
+  it('DISCARD drops the queue', () => {
+    const { engine, log } = setup()
+    const s = engine.newSession()
+    exec(engine, s, 'MULTI')
+    exec(engine, s, 'SET', 'a', '1')
+    expect(exec(engine, s, 'DISCARD')).toEqual(ok)
+    expect(log.records).toEqual([])
+  })
+
+  it('SELECT inside a transaction applies to the following commands and persists after EXEC', () => {
+    const { engine, log } = setup()
+    const s = engine.newSession()
+    exec(engine, s, 'MULTI')
+    exec(engine, s, 'SELECT', '2')
+    exec(engine, s, 'SET', 'a', '1')
+    exec(engine, s, 'EXEC')
+    expect(log.records[0]!.events[0]).toMatchObject({ db: 2 })
+    expect(s.db).toBe(2)
+  })
+
+  it('every command of an EXEC sees one frozen time', () => {
+    const { engine, log, clock } = setup()
+    const s = engine.newSession()
+    exec(engine, s, 'MULTI')
+    exec(engine, s, 'SET', 'a', '1', 'PX', '5')
+    clock.ms += 1000
+    exec(engine, s, 'SET', 'b', '1', 'PX', '5')
+    exec(engine, s, 'EXEC')
+    const [a, b] = log.records[0]!.events
+    expect(a).toMatchObject({ expireAt: clock.ms + 5 })
+    expect(b).toMatchObject({ expireAt: clock.ms + 5 })
+  })
+})
+
+describe('WATCH', () => {
+  const watchThenExec = (engine: Engine, s: Session, change: () => void): Reply => {
+    exec(engine, s, 'WATCH', 'w')
+    change()
+    exec(engine, s, 'MULTI')
+    exec(engine, s, 'SET', 'out', '1')
+    return exec(engine, s, 'EXEC')
+  }
+
+  it('EXEC succeeds when no watched key changed', () => {
+    const { engine } = setup()
+    const s = engine.newSession()
+    expect(watchThenExec(engine, s, () => undefined)).toEqual({ type: 'array', items: [ok] })
+  })
+
+  it('EXEC replies a null array when another client changed a watched key', () => {
+    const { engine, log } = setup()
+    const s = engine.newSession()
+    const other = engine.newSession()
+    expect(watchThenExec(engine, s, () => exec(engine, other, 'SET', 'w', 'x'))).toEqual({ type: 'nilArray' })
+    expect(log.records).toHaveLength(1) // only the other client's SET
+  })
+
+  it('a watched key that expires after WATCH fails EXEC', () => {
+    const { engine, clock } = setup()
+    const s = engine.newSession()
+    exec(engine, s, 'SET', 'w', 'x', 'PX', '100')
+    expect(watchThenExec(engine, s, () => (clock.ms += 200))).toEqual({ type: 'nilArray' })
+  })
+
+  it('FLUSHDB and SWAPDB invalidate watched keys that existed', () => {
+    const { engine } = setup()
+    const s = engine.newSession()
+    const other = engine.newSession()
+    exec(engine, s, 'SET', 'w', 'x')
+    expect(watchThenExec(engine, s, () => exec(engine, other, 'FLUSHDB'))).toEqual({ type: 'nilArray' })
+    exec(engine, s, 'SET', 'w', 'x')
+    expect(watchThenExec(engine, s, () => exec(engine, other, 'FLUSHALL'))).toEqual({ type: 'nilArray' })
+    exec(engine, s, 'SELECT', '1')
+    exec(engine, s, 'SET', 'w', 'x')
+    exec(engine, s, 'SELECT', '0')
+    expect(watchThenExec(engine, s, () => exec(engine, other, 'SWAPDB', '0', '1'))).toEqual({ type: 'nilArray' })
+  })
+
+  it('UNWATCH forgets watched keys', () => {
+    const { engine } = setup()
+    const s = engine.newSession()
+    const other = engine.newSession()
+    exec(engine, s, 'WATCH', 'w')
+    exec(engine, other, 'SET', 'w', 'x')
+    exec(engine, s, 'UNWATCH')
+    exec(engine, s, 'MULTI')
+    exec(engine, s, 'SET', 'out', '1')
+    expect(exec(engine, s, 'EXEC')).toEqual({ type: 'array', items: [ok] })
+  })
+})
+
+describe('expiry', () => {
+  it('active expiry logs KeyExpired for due keys only, re-checking stale candidates', () => {
+    const { engine, log, clock } = setup()
+    const s = engine.newSession()
+    exec(engine, s, 'SET', 'a', '1', 'PX', '100')
+    exec(engine, s, 'SET', 'b', '1', 'PX', '100')
+    exec(engine, s, 'PEXPIRE', 'b', '10000') // b's first index entry goes stale
+    exec(engine, s, 'SET', 'c', '1', 'PX', '5000')
+    clock.ms += 101
+    expect(engine.runActiveExpiry()).toBe(1)
+    expect(log.records.at(-1)!.events).toEqual([{ type: 'KeyExpired', db: 0, key: 'a', at: clock.ms }])
+    expect(Keyspace.hasKey(engine.state, 0, 'a')).toBe(false)
+    expect(Keyspace.hasKey(engine.state, 0, 'b')).toBe(true)
+    expect(engine.runActiveExpiry()).toBe(0)
+  })
+
+  it('a lazily expired key is logged once, by the read that found it', () => {
+    const { engine, log, clock } = setup()
+    const s = engine.newSession()
+    exec(engine, s, 'SET', 'a', '1', 'PX', '100')
+    clock.ms += 200
+    expect(exec(engine, s, 'GET', 'a')).toEqual({ type: 'nil' })
+    expect(log.records.at(-1)!.events).toEqual([{ type: 'KeyExpired', db: 0, key: 'a', at: clock.ms }])
+    expect(engine.runActiveExpiry()).toBe(0)
+  })
+})
+
+describe('a failing log', () => {
+  class FailingLog implements EventLog {
+    failed: string | undefined
+    records: LogRecord[] = []
+    append(record: LogRecord): Promise<void> {
+      if (this.failed !== undefined) return Promise.reject(new Error(this.failed))
+      this.records.push(record)
+      this.failed = 'No space left on device'
+      return Promise.reject(new Error(this.failed))
+    }
+    failure() {
+      return this.failed === undefined ? undefined : { reason: this.failed }
+    }
+    close() {
+      return Promise.resolve()
+    }
+  }
+
+  it('a write whose record failed is never acknowledged; later writes are refused and reads served', async () => {
+    const log = new FailingLog()
+    const engine = new Engine({ log, clock: new TestClock() })
+    const s = engine.newSession()
+    const first = engine.execute(s, ['SET', 'k', 'v'])
+    expect(first).toBeInstanceOf(PendingReply)
+    expect(await (first as PendingReply).settled()).toEqual(err('MISCONF Errors writing to the AOF file: No space left on device'))
+    expect(exec(engine, s, 'SET', 'k2', 'v')).toEqual(err('MISCONF Errors writing to the AOF file: No space left on device'))
+    // Reads are still served (the state may hold the unacknowledged write, as in Redis: an
+    // unknown outcome for that client, see ARCHITECTURE.md).
+    expect(exec(engine, s, 'GET', 'k2')).toEqual({ type: 'nil' })
+  })
+})

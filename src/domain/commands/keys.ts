@@ -18,6 +18,7 @@ import {
   replyOnly,
   type CommandFlag,
   type CommandGroup,
+  type Context,
   type Decision,
   type ParseError,
 } from '../command.js'
@@ -114,7 +115,7 @@ export interface DelCommand {
  * DEL/UNLINK/DELETE: Redis expires each key first (`expireIfNeeded`), so an expired key is logged
  * as KeyExpired and not counted. A key named twice is deleted and counted once.
  */
-const decideDel = (cmd: DelCommand, state: State, ctx: { readonly now: number; readonly db: number }): Decision => {
+const decideDel = (cmd: DelCommand, state: State, ctx: Context): Decision => {
   const view = new LiveView(state, ctx.now)
   const deleted: Key[] = []
   const seen = cmd.keys.length > 1 ? new Set<Key>() : undefined
@@ -156,7 +157,7 @@ export interface ExistsCommand {
 }
 
 /** EXISTS and TOUCH: the number of live keys named, a key named twice counted twice. */
-const decideCountExisting = (cmd: ExistsCommand, state: State, ctx: { readonly now: number; readonly db: number }): Decision => {
+const decideCountExisting = (cmd: ExistsCommand, state: State, ctx: Context): Decision => {
   const view = new LiveView(state, ctx.now)
   let count = 0
   for (const key of cmd.keys) if (view.exists(ctx.db, key)) count++
@@ -206,12 +207,11 @@ export interface RenameCommand {
  * an existing key renamed onto itself is a no-op (OK, or 0 for RENAMENX). The destination is
  * looked up for writing, so an expired destination is logged as KeyExpired before KeyRenamed.
  */
-const decideRename = (cmd: RenameCommand, state: State, ctx: { readonly now: number; readonly db: number }): Decision => {
+const decideRename = (cmd: RenameCommand, state: State, ctx: Context): Decision => {
   const view = new LiveView(state, ctx.now)
   if (!view.exists(ctx.db, cmd.from)) return read(view, Errors.noSuchKey)
   if (cmd.from === cmd.to) return read(view, cmd.nx ? ZERO : OK)
-  if (cmd.nx && view.exists(ctx.db, cmd.to)) return read(view, ZERO)
-  if (!cmd.nx) view.exists(ctx.db, cmd.to) // lookupKeyWrite: expire the old destination lazily
+  if (view.exists(ctx.db, cmd.to) && cmd.nx) return read(view, ZERO)
   return decision(view, [keyRenamed(ctx.db, cmd.from, cmd.to)], cmd.nx ? ONE : OK)
 }
 
@@ -383,7 +383,7 @@ const parseScan = (args: ReadonlyArray<Bytes>): ScanCommand | ParseError => {
  * Redis 7.0 quirk, reproduced: with `TYPE none`, a key expired by step 2 passes the type test and
  * step 3 no longer sees it, so it *is* returned (verified against redis-server 7.0.15).
  */
-const decideScan = (cmd: ScanCommand, state: State, ctx: { readonly now: number; readonly db: number }): Decision => {
+const decideScan = (cmd: ScanCommand, state: State, ctx: Context): Decision => {
   const view = new LiveView(state, ctx.now)
   const step = Keyspace.scanStep(state, ctx.db, cmd.cursor, cmd.count)
   const wantedType = cmd.typeName === undefined ? undefined : upper(cmd.typeName)
@@ -436,18 +436,16 @@ export const RANDOMKEY = defineCommand<RandomKeyCommand>({
     if (size === 0) return replyOnly(NIL)
     const view = new LiveView(state, ctx.now)
     const start = Math.floor(mulberry32(ctx.seed)() * size)
-    // Two passes over the keys: [start, size), then [0, start).
-    for (const fromStart of [true, false]) {
-      let i = 0
-      for (const key of Keyspace.keysOf(state, ctx.db)) {
-        const inPass = fromStart ? i >= start : i < start
-        i++
-        if (!inPass) {
-          if (fromStart) continue
-          break
-        }
-        if (view.exists(ctx.db, key)) return read(view, bulk(key))
-      }
+    // Walk from the pick to the end, then from the beginning up to the pick.
+    let i = 0
+    for (const key of Keyspace.keysOf(state, ctx.db)) {
+      if (i++ < start) continue
+      if (view.exists(ctx.db, key)) return read(view, bulk(key))
+    }
+    i = 0
+    for (const key of Keyspace.keysOf(state, ctx.db)) {
+      if (i++ >= start) break
+      if (view.exists(ctx.db, key)) return read(view, bulk(key))
     }
     return read(view, NIL)
   },
@@ -468,31 +466,35 @@ export const DBSIZE = defineCommand<DbSizeCommand>({
   decide: (_cmd, state, ctx) => replyOnly(int(Keyspace.size(state, ctx.db))),
 })
 
-export interface FlushCommand {
-  readonly type: 'FLUSH'
-  readonly all: boolean
+export interface FlushDbCommand {
+  readonly type: 'FLUSHDB'
+}
+export interface FlushAllCommand {
+  readonly type: 'FLUSHALL'
 }
 
 /** [ASYNC|SYNC]: accepted and ignored (a flush is one event either way); anything else is a syntax error. */
-const parseFlush = (all: boolean) => (args: ReadonlyArray<Bytes>): FlushCommand | ParseError => {
+const parseFlushMode = (args: ReadonlyArray<Bytes>): ParseError | undefined => {
   if (args.length > 1) return Errors.syntax as ParseError
   if (args.length === 1) {
     const mode = upper(args[0]!)
     if (mode !== 'ASYNC' && mode !== 'SYNC') return Errors.syntax as ParseError
   }
-  return { type: 'FLUSH', all }
+  return undefined
 }
 
-export const FLUSHDB = defineCommand<FlushCommand>({
+/** FLUSHDB: one DatabaseFlushed, or nothing when the database is already empty. */
+export const FLUSHDB = defineCommand<FlushDbCommand>({
   ...meta('flushdb', -1, ['write'], [0, 0, 0], '1.0.0', 'Remove all keys from the current database', 'O(N) where N is the number of keys in the selected database', '[ASYNC|SYNC]', 'server'),
-  parse: parseFlush(false),
+  parse: (args) => parseFlushMode(args) ?? { type: 'FLUSHDB' },
   decide: (_cmd, state, ctx) =>
     Keyspace.size(state, ctx.db) === 0 ? replyOnly(OK) : { events: [databaseFlushed(ctx.db)], reply: OK },
 })
 
-export const FLUSHALL = defineCommand<FlushCommand>({
+/** FLUSHALL: one AllDatabasesFlushed, or nothing when every database is already empty. */
+export const FLUSHALL = defineCommand<FlushAllCommand>({
   ...meta('flushall', -1, ['write'], [0, 0, 0], '1.0.0', 'Remove all keys from all databases', 'O(N) where N is the total number of keys in all databases', '[ASYNC|SYNC]', 'server'),
-  parse: parseFlush(true),
+  parse: (args) => parseFlushMode(args) ?? { type: 'FLUSHALL' },
   decide: (_cmd, state) => {
     for (let db = 0; db < DATABASE_COUNT; db++) {
       if (Keyspace.size(state, db) > 0) return { events: [allDatabasesFlushed], reply: OK }
@@ -553,4 +555,5 @@ export const KEY_COMMANDS = [
 
 export type KeyCommand =
   | DelCommand | ExistsCommand | TypeCommand | RenameCommand | CopyCommand | MoveCommand
-  | KeysCommand | ScanCommand | RandomKeyCommand | DbSizeCommand | FlushCommand | SwapDbCommand | SelectCommand
+  | KeysCommand | ScanCommand | RandomKeyCommand | DbSizeCommand | FlushDbCommand | FlushAllCommand
+  | SwapDbCommand | SelectCommand

@@ -3,9 +3,7 @@
  * at a time `now`, then exactly these events and this reply (Redis 7.0 texts).
  */
 import { describe, expect, it } from 'vitest'
-import { STRING_COMMANDS } from '../../src/domain/commands/strings.js'
-import { fold } from '../../src/domain/evolve.js'
-import { emptyState as initialState } from '../../src/domain/keyspace.js'
+import { fold, initialState, lookupCommand } from '../../src/domain/decide.js'
 import type { Event } from '../../src/domain/event.js'
 import type { Decision } from '../../src/domain/command.js'
 import type { Reply } from '../../src/domain/reply.js'
@@ -13,11 +11,11 @@ import type { Reply } from '../../src/domain/reply.js'
 const NOW = 1_700_000_000_000
 
 const run = (given: ReadonlyArray<Event>, argv: ReadonlyArray<string>, now = NOW, db = 0): Decision => {
-  const spec = STRING_COMMANDS.find((c) => c.name === argv[0]!.toLowerCase())
+  const spec = lookupCommand(argv[0]!)
   if (spec === undefined) throw new Error(`no command ${argv[0]}`)
   const parsed = spec.parse(argv.slice(1))
   if (parsed.type === 'error') return { events: [], reply: parsed }
-  return (spec.decide as (c: unknown, ...rest: Parameters<typeof spec.decide> extends [unknown, ...infer R] ? R : never) => Decision)(parsed, fold(initialState, given), { now, db, seed: 7 })
+  return spec.decide(parsed, fold(initialState, given), { now, db, seed: 7 })
 }
 
 const ok: Reply = { type: 'simple', value: 'OK' }

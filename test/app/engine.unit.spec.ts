@@ -3,7 +3,7 @@
  * semantics, WATCH invalidation (including by expiry, FLUSHDB and SWAPDB), active expiry, and the
  * refusal of writes while the log fails. Time comes from a fake clock.
  */
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { Engine, PendingReply, type Clock, type Session } from '../../src/app/engine.js'
 import { MemoryLog, type EventLog, type LogRecord } from '../../src/app/eventLog.js'
 import * as Keyspace from '../../src/domain/keyspace.js'
@@ -292,5 +292,43 @@ describe('a failing log', () => {
     // Reads are still served (the state may hold the unacknowledged write, as in Redis: an
     // unknown outcome for that client, see ARCHITECTURE.md).
     expect(exec(engine, s, 'GET', 'k2')).toEqual({ type: 'nil' })
+  })
+})
+
+describe('the active-expiry timer', () => {
+  it('removes an untouched key right after its deadline, well within 100 ms', async () => {
+    vi.useFakeTimers({ now: 1_700_000_000_000 })
+    try {
+      const log = new MemoryLog()
+      const engine = new Engine({ log, clock: { now: () => Date.now() } })
+      engine.start()
+      const s = engine.newSession()
+      exec(engine, s, 'SET', 'k', 'v', 'PX', '500')
+      await vi.advanceTimersByTimeAsync(500)
+      expect(Keyspace.hasKey(engine.state, 0, 'k')).toBe(true)
+      await vi.advanceTimersByTimeAsync(1)
+      expect(Keyspace.hasKey(engine.state, 0, 'k')).toBe(false)
+      expect(log.records.at(-1)!.events).toEqual([{ type: 'KeyExpired', db: 0, key: 'k', at: 1_700_000_000_501 }])
+      engine.stop()
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
+  it('reschedules when a nearer deadline arrives', async () => {
+    vi.useFakeTimers({ now: 1_700_000_000_000 })
+    try {
+      const engine = new Engine({ clock: { now: () => Date.now() } })
+      engine.start()
+      const s = engine.newSession()
+      exec(engine, s, 'SET', 'far', 'v', 'EX', '100')
+      exec(engine, s, 'SET', 'near', 'v', 'PX', '10')
+      await vi.advanceTimersByTimeAsync(11)
+      expect(Keyspace.hasKey(engine.state, 0, 'near')).toBe(false)
+      expect(Keyspace.hasKey(engine.state, 0, 'far')).toBe(true)
+      engine.stop()
+    } finally {
+      vi.useRealTimers()
+    }
   })
 })

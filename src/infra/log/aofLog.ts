@@ -1,0 +1,782 @@
+/**
+ * The durable event log: an append-only file of checksummed frames (./format.ts) with group
+ * commit, `appendfsync always|everysec|no`, fsyncgate-safe failure handling, and checkpoints
+ * (snapshot + new segment + manifest switch + deletion of old files) — the `EventLog` port of
+ * app/eventLog.ts implemented on local files.
+ *
+ * ## Group commit
+ *
+ * `append` encodes the record into the current batch buffer synchronously and returns the batch's
+ * commit promise (one promise shared by the batch). The batch is closed by a `setImmediate`, so
+ * every record appended during one event-loop turn goes out in **one** `write()` (Redis's
+ * `beforeSleep` flush). Writes are strictly sequential; while one is in flight the next batch
+ * keeps growing.
+ *
+ * ## Policies (exact contract; DURABILITY.md §7.2)
+ *
+ * - `always`: a commit resolves only after an `fdatasync` that **started after the batch's write
+ *   completed** has returned success. At most one fdatasync is in flight; batches written
+ *   meanwhile wait for the next one (which covers all of them).
+ * - `everysec` (default): a commit resolves once its `write()` completed (so a process crash
+ *   loses nothing acknowledged); a background fdatasync runs at most once per second, never two
+ *   at once. A power loss can lose about the last second plus the duration of a stalled fsync;
+ *   stalls over 2 s are counted (`delayedFsyncs`) and logged.
+ * - `no`: a commit resolves once its `write()` completed; the OS flushes when it likes.
+ *
+ * ## Failures (fsyncgate rules; DURABILITY.md §7.3)
+ *
+ * A failed write or fdatasync puts the log in the **failed** state (`failure()` is set): the
+ * affected batch's commit rejects with a {@link LogWriteError} (`MISCONF Errors writing to the AOF
+ * file: …`), a partial write is truncated back to the last frame boundary, every later append is
+ * refused at once, and no later fdatasync is trusted. Only a successful {@link AofLog.checkpoint}
+ * — a snapshot written from memory and a fresh segment — clears it. Nothing here throws out of
+ * an event-loop callback and every internal promise has a handler, so I/O errors never crash the
+ * process.
+ *
+ * ## Checkpoints (compaction, BGREWRITEAOF)
+ *
+ * `checkpoint(state, seq)` is called with the engine's current immutable state and seq (the
+ * cut). Synchronously, appends after the cut are directed to a new segment (first lsn seq+1). Then,
+ * asynchronously:
+ * 1. the snapshot of `state` is written in slices (temp, fdatasync, rename, fsync dir) while
+ *    clients continue;
+ * 2. meanwhile, the first batch after the cut rotates the log: the old segment is fdatasynced and
+ *    closed, the new one created (temp, fdatasync, rename, fsync dir), and the manifest extended
+ *    with it **before** any record is written to it (Redis opens its new INCR file the same way),
+ *    so a crash at any point leaves a manifest that describes every acknowledged record;
+ * 3. the manifest is switched to {new snapshot, new segment};
+ * 4. old segments and snapshots are deleted.
+ * In the failed state step 2 is skipped (nothing is appended), so a possibly torn old segment is
+ * never listed before a newer one.
+ *
+ * @category infra
+ */
+import * as path from 'node:path'
+import type { EventLog, LogFailure, LogRecord } from '../../app/eventLog.js'
+import type { State } from '../../domain/keyspace.js'
+import { writeSnapshot } from '../snapshot/snapshot.js'
+import { ByteWriter } from './eventCodec.js'
+import { describeIoError, nodeFileSystem, writeFully, type FileSystem } from './fileSystem.js'
+import { encodeFrame, frameSeed, newSegmentHeader, SEGMENT_HEADER_BYTES, type SegmentHeader } from './format.js'
+import {
+  SEGMENT_FILE,
+  SNAPSHOT_FILE,
+  segmentFileName,
+  snapshotFileName,
+  writeManifest,
+  type Manifest,
+} from './manifest.js'
+import { createSegment, manifestEntry } from './segmentFile.js'
+
+// ---------------------------------------------------------------------------------------------
+// public types
+// ---------------------------------------------------------------------------------------------
+
+export type AppendFsync = 'always' | 'everysec' | 'no'
+export const APPENDFSYNC_VALUES: ReadonlyArray<AppendFsync> = ['always', 'everysec', 'no']
+
+/** The subset of a pino logger the log uses (pino loggers satisfy it). */
+export interface LogSink {
+  info(obj: object, msg: string): void
+  warn(obj: object, msg: string): void
+  error(obj: object, msg: string): void
+}
+
+export const silentSink: LogSink = { info: () => undefined, warn: () => undefined, error: () => undefined }
+
+/** Where recovery left the directory: what the log continues from (see app/recovery.ts). */
+export interface LogPosition {
+  readonly manifest: Manifest
+  /** Header of the manifest's last segment, the one appends go to. */
+  readonly tailHeader: SegmentHeader
+  /** Its size in bytes after recovery (any torn tail already truncated). */
+  readonly tailSize: number
+  /** The last seq the directory holds; the next append must be lastSeq + 1. */
+  readonly lastSeq: number
+  /** Bytes of the snapshot (0 without one) and of all listed segments. */
+  readonly snapshotBytes: number
+  readonly segmentBytes: number
+}
+
+export interface AofLogOptions {
+  readonly fs?: FileSystem
+  readonly appendfsync?: AppendFsync
+  /** Wall clock (ms) for snapshot headers and stats. Default Date.now. */
+  readonly now?: () => number
+  readonly logger?: LogSink
+  /** The everysec fsync period in ms (default 1000). */
+  readonly fsyncIntervalMs?: number
+  /** Entries per snapshot slice (default 2000). */
+  readonly snapshotSliceEntries?: number
+}
+
+/**
+ * A write or fsync failed: the commit of the affected records, and every append while the log is
+ * failed, rejects with this. `message` is a complete Redis error line (`MISCONF …`).
+ */
+export class LogWriteError extends Error {
+  readonly code = 'MISCONF'
+  constructor(readonly reason: string) {
+    super(`MISCONF ${reason}`)
+    this.name = 'LogWriteError'
+  }
+}
+
+/** A checkpoint was requested while another one runs (Redis: "Background save already in progress"). */
+export class CheckpointInProgressError extends Error {
+  constructor() {
+    super('ERR Background save already in progress')
+    this.name = 'CheckpointInProgressError'
+  }
+}
+
+export interface CheckpointResult {
+  /** Snapshot file name. */
+  readonly file: string
+  readonly seq: number
+  /** Keys written. */
+  readonly count: number
+  /** Snapshot size in bytes. */
+  readonly bytes: number
+  /** Wall-clock duration in ms. */
+  readonly ms: number
+}
+
+/** What INFO persistence and the auto-checkpoint policy (app/checkpoint.ts) need. */
+export interface LogStats {
+  readonly appendfsync: AppendFsync
+  /** Last seq accepted by append. */
+  readonly lastSeq: number
+  /** Last seq whose write() completed. */
+  readonly writtenSeq: number
+  /** Last seq covered by a successful fdatasync. */
+  readonly durableSeq: number
+  /** Snapshot + listed segments, in bytes (Redis aof_current_size). */
+  readonly aofCurrentSize: number
+  /** The same right after the last checkpoint, or at open (Redis aof_base_size). */
+  readonly aofBaseSize: number
+  /** Records appended since the last checkpoint cut (Redis rdb_changes_since_last_save). */
+  readonly changesSinceLastSave: number
+  /** When the last checkpoint completed (ms), or when the log was opened (Redis lastsave). */
+  readonly lastSaveAt: number
+  readonly checkpointInProgress: boolean
+  /** When the last checkpoint attempt started (ms), undefined before the first. */
+  readonly lastCheckpointAttemptAt: number | undefined
+  readonly lastCheckpointStatus: 'ok' | 'err'
+  readonly lastCheckpointError: string | undefined
+  /** Duration of the last successful checkpoint in ms (-1 before the first). */
+  readonly lastCheckpointMs: number
+  readonly lastWriteStatus: 'ok' | 'err'
+  readonly failure: string | undefined
+  readonly fsyncInFlight: boolean
+  /** everysec: times the periodic fsync found the previous one still running after 2 s. */
+  readonly delayedFsyncs: number
+  readonly segments: number
+}
+
+// ---------------------------------------------------------------------------------------------
+// internals
+// ---------------------------------------------------------------------------------------------
+
+interface Deferred<T> {
+  readonly promise: Promise<T>
+  resolve(value: T): void
+  reject(err: unknown): void
+}
+
+const noop = (): void => undefined
+
+/** A deferred whose promise is marked handled: an ignored rejection never becomes unhandled. */
+const deferred = <T>(): Deferred<T> => {
+  let resolve!: (v: T) => void
+  let reject!: (e: unknown) => void
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res
+    reject = rej
+  })
+  promise.catch(noop)
+  return { promise, resolve, reject }
+}
+
+/** A rejected promise already marked handled. */
+const refused = <T>(err: Error): Promise<T> => {
+  const p = Promise.reject<T>(err)
+  p.catch(noop)
+  return p
+}
+
+interface Segment {
+  readonly name: string
+  readonly header: SegmentHeader
+  readonly seed: number
+  fd: number | undefined
+  size: number
+  /** The file exists on disk. */
+  created: boolean
+  /** The manifest on disk lists it. */
+  listed: boolean
+}
+
+interface Batch {
+  readonly kind: 'batch'
+  readonly segment: Segment
+  readonly w: ByteWriter
+  lastSeq: number
+  readonly commit: Deferred<void>
+}
+
+interface Task {
+  readonly kind: 'task'
+  readonly run: () => Promise<void>
+  readonly done: Deferred<void>
+}
+
+const SLOW_FSYNC_MS = 2000
+
+// ---------------------------------------------------------------------------------------------
+// AofLog
+// ---------------------------------------------------------------------------------------------
+
+export class AofLog implements EventLog {
+  private readonly fs: FileSystem
+  private readonly policy: AppendFsync
+  private readonly now: () => number
+  private readonly logger: LogSink
+  private readonly sliceEntries: number | undefined
+
+  private manifest: Manifest
+  /** The segment writes go to. */
+  private current: Segment
+  /** The segment new appends are encoded for (differs from `current` between a cut and the rotation). */
+  private target: Segment
+  private nextSegmentSeq: number
+
+  private collecting: Batch | undefined
+  private flushScheduled = false
+  private readonly queue: Array<Batch | Task> = []
+  private draining = false
+
+  private lastSeq: number
+  private writtenSeq: number
+  private durableSeq: number
+  private savedSeq: number
+
+  private failed: LogFailure | undefined
+  /** Incremented on every failure: a checkpoint clears the failed state only if none happened after its cut. */
+  private failures = 0
+
+  private syncing: Promise<void> | undefined
+  private syncStartedAt = 0
+  private syncWaiters: Batch[] = []
+  private dirty = false
+  private rotating = false
+  private readonly timer: NodeJS.Timeout | undefined
+
+  private checkpointing: Promise<CheckpointResult> | undefined
+  private closed = false
+  private closing: Promise<void> | undefined
+
+  private snapshotBytes: number
+  private segmentBytes: number
+  private baseSize: number
+  private lastSaveAt: number
+  private lastAttemptAt: number | undefined
+  private lastCheckpointStatus: 'ok' | 'err' = 'ok'
+  private lastCheckpointError: string | undefined
+  private lastCheckpointMs = -1
+  private delayedFsyncs = 0
+
+  private constructor(
+    private readonly dir: string,
+    position: LogPosition,
+    tail: Segment,
+    opts: AofLogOptions,
+  ) {
+    this.fs = opts.fs ?? nodeFileSystem
+    this.policy = opts.appendfsync ?? 'everysec'
+    this.now = opts.now ?? Date.now
+    this.logger = opts.logger ?? silentSink
+    this.sliceEntries = opts.snapshotSliceEntries
+    this.manifest = position.manifest
+    this.current = tail
+    this.target = tail
+    this.nextSegmentSeq = tail.header.segmentSeq + 1
+    this.lastSeq = position.lastSeq
+    this.writtenSeq = position.lastSeq
+    this.durableSeq = position.lastSeq
+    this.savedSeq = position.lastSeq
+    this.snapshotBytes = position.snapshotBytes
+    this.segmentBytes = position.segmentBytes
+    this.baseSize = position.snapshotBytes + position.segmentBytes
+    this.lastSaveAt = this.now()
+    if (this.policy === 'everysec') {
+      this.timer = setInterval(() => this.periodicSync(), opts.fsyncIntervalMs ?? 1000)
+      this.timer.unref()
+    }
+  }
+
+  /**
+   * Opens the log where recovery left it (`position` from app/recovery.ts `recover`): appends go
+   * to the manifest's last segment, starting at `position.lastSeq + 1`.
+   */
+  static async open(dir: string, position: LogPosition, opts: AofLogOptions = {}): Promise<AofLog> {
+    const fsys = opts.fs ?? nodeFileSystem
+    const entry = position.manifest.segments[position.manifest.segments.length - 1]
+    if (entry === undefined) throw new Error('manifest lists no segment')
+    const fd = await fsys.open(path.join(dir, entry.file), 'r+')
+    const size = await fsys.fsize(fd)
+    if (size !== position.tailSize) {
+      await fsys.close(fd)
+      throw new Error(`${entry.file} is ${size} bytes, recovery left it at ${position.tailSize}: changed since recovery`)
+    }
+    const tail: Segment = {
+      name: entry.file,
+      header: position.tailHeader,
+      seed: frameSeed(position.tailHeader),
+      fd,
+      size,
+      created: true,
+      listed: true,
+    }
+    return new AofLog(dir, position, tail, opts)
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // EventLog
+  // -------------------------------------------------------------------------------------------
+
+  append(record: LogRecord): Promise<void> {
+    if (this.closed) return refused(new Error('ERR the log is closed'))
+    if (this.failed !== undefined) return refused(new LogWriteError(this.failed.reason))
+    if (record.seq !== this.lastSeq + 1) {
+      return refused(new Error(`ERR log sequence gap: the log is at seq ${this.lastSeq}, got ${record.seq}`))
+    }
+    let batch = this.collecting
+    if (batch === undefined || batch.segment !== this.target) {
+      if (batch !== undefined) this.queue.push(batch)
+      batch = { kind: 'batch', segment: this.target, w: new ByteWriter(2048), lastSeq: 0, commit: deferred<void>() }
+      this.collecting = batch
+      this.scheduleFlush()
+    }
+    try {
+      encodeFrame(batch.w, batch.segment.seed, record)
+    } catch (err) {
+      return refused(err instanceof Error ? err : new Error(String(err)))
+    }
+    this.lastSeq = record.seq
+    batch.lastSeq = record.seq
+    return batch.commit.promise
+  }
+
+  failure(): LogFailure | undefined {
+    return this.failed
+  }
+
+  /**
+   * Writes what is buffered, fdatasyncs it (whatever the policy), waits for a running checkpoint
+   * and releases the file. Rejects with the failure if the log is failed or the final sync fails
+   * (the caller can report that the last writes may not be durable).
+   */
+  close(): Promise<void> {
+    if (this.closing === undefined) {
+      this.closing = this.doClose()
+      this.closing.catch(noop)
+    }
+    return this.closing
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // checkpoints
+  // -------------------------------------------------------------------------------------------
+
+  /**
+   * Takes a checkpoint of `state`, which must be the state after record `seq` — the engine's
+   * current state and seq, passed synchronously between execution units (normally `seq` equals
+   * the last appended seq; while the log is failed it may be higher, covering records that were
+   * applied in memory but refused by the log). Resolves when the snapshot is durable, the
+   * manifest switched and old files deleted; clears the failed state if the failure happened
+   * before this cut. Rejects with {@link CheckpointInProgressError} if one is already running.
+   */
+  checkpoint(state: State, seq: number): Promise<CheckpointResult> {
+    if (this.closed) return refused(new Error('ERR the log is closed'))
+    if (this.checkpointing !== undefined) return refused(new CheckpointInProgressError())
+    const failedAtCut = this.failed !== undefined
+    if (failedAtCut ? seq < this.lastSeq : seq !== this.lastSeq) {
+      return refused(new Error(`ERR checkpoint at seq ${seq}, but the log is at seq ${this.lastSeq}`))
+    }
+    const next = this.newSegment(seq + 1)
+    this.target = next
+    const run = this.runCheckpoint(state, seq, next, failedAtCut, this.failures)
+    this.checkpointing = run
+    const clear = (): void => {
+      this.checkpointing = undefined
+    }
+    run.then(clear, clear)
+    return run
+  }
+
+  /** Counters for INFO persistence and the checkpoint policy. */
+  stats(): LogStats {
+    return {
+      appendfsync: this.policy,
+      lastSeq: this.lastSeq,
+      writtenSeq: this.writtenSeq,
+      durableSeq: this.durableSeq,
+      aofCurrentSize: this.snapshotBytes + this.segmentBytes,
+      aofBaseSize: this.baseSize,
+      changesSinceLastSave: this.lastSeq - this.savedSeq,
+      lastSaveAt: this.lastSaveAt,
+      checkpointInProgress: this.checkpointing !== undefined,
+      lastCheckpointAttemptAt: this.lastAttemptAt,
+      lastCheckpointStatus: this.lastCheckpointStatus,
+      lastCheckpointError: this.lastCheckpointError,
+      lastCheckpointMs: this.lastCheckpointMs,
+      lastWriteStatus: this.failed === undefined ? 'ok' : 'err',
+      failure: this.failed?.reason,
+      fsyncInFlight: this.syncing !== undefined,
+      delayedFsyncs: this.delayedFsyncs,
+      segments: this.manifest.segments.length,
+    }
+  }
+
+  /** The directory this log lives in. */
+  get directory(): string {
+    return this.dir
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // the writer (one async loop; batches and tasks strictly in order)
+  // -------------------------------------------------------------------------------------------
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return
+    this.flushScheduled = true
+    setImmediate(() => {
+      this.flushScheduled = false
+      this.closeBatch()
+      void this.drain()
+    })
+  }
+
+  private closeBatch(): void {
+    if (this.collecting !== undefined) {
+      this.queue.push(this.collecting)
+      this.collecting = undefined
+    }
+  }
+
+  /** Runs `run` inside the writer, after everything queued before it. */
+  private runTask(run: () => Promise<void>): Promise<void> {
+    const done = deferred<void>()
+    this.queue.push({ kind: 'task', run, done })
+    void this.drain()
+    return done.promise
+  }
+
+  private async drain(): Promise<void> {
+    if (this.draining) return
+    this.draining = true
+    try {
+      for (let item = this.queue.shift(); item !== undefined; item = this.queue.shift()) {
+        if (item.kind === 'task') {
+          try {
+            await item.run()
+            item.done.resolve()
+          } catch (err) {
+            item.done.reject(err)
+          }
+          continue
+        }
+        if (this.failed !== undefined) {
+          item.commit.reject(new LogWriteError(this.failed.reason))
+          continue
+        }
+        if (item.segment !== this.current) {
+          try {
+            await this.rotate(item.segment, true)
+          } catch (err) {
+            item.commit.reject(this.fail(`Errors creating a new AOF segment: ${describeIoError(err)}`))
+            continue
+          }
+        }
+        await this.writeBatch(item)
+      }
+    } catch (err) {
+      // Unreachable by construction (every step catches); never let it escape as unhandled.
+      this.fail(`internal error in the AOF writer: ${describeIoError(err)}`)
+    } finally {
+      this.draining = false
+    }
+  }
+
+  /** Writes one batch at the end of the current segment. Never throws. */
+  private async writeBatch(b: Batch): Promise<void> {
+    const seg = this.current
+    const at = seg.size
+    const len = b.w.pos
+    try {
+      if (seg.fd === undefined) throw new Error('the AOF segment is not open')
+      await writeFully(this.fs, seg.fd, b.w.buf, 0, len, at)
+    } catch (err) {
+      // Cut any partial frame so the file ends on a frame boundary (Redis PR #587).
+      if (seg.fd !== undefined) await this.fs.ftruncate(seg.fd, at).catch(noop)
+      b.commit.reject(this.fail(`Errors writing to the AOF file: ${describeIoError(err)}`))
+      return
+    }
+    seg.size = at + len
+    this.segmentBytes += len
+    this.writtenSeq = b.lastSeq
+    this.dirty = true
+    if (this.policy === 'always') {
+      this.syncWaiters.push(b)
+      this.kickSync()
+    } else {
+      b.commit.resolve()
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // fdatasync (at most one in flight)
+  // -------------------------------------------------------------------------------------------
+
+  /** `always`: starts an fdatasync for the batches written so far, unless one is running. */
+  private kickSync(): void {
+    if (this.syncing !== undefined || this.syncWaiters.length === 0 || this.rotating) return
+    const waiters = this.syncWaiters
+    this.syncWaiters = []
+    this.startSync(waiters)
+  }
+
+  /** `everysec`: the periodic fdatasync. */
+  private periodicSync(): void {
+    if (this.syncing !== undefined) {
+      if (this.now() - this.syncStartedAt >= SLOW_FSYNC_MS) {
+        this.delayedFsyncs++
+        this.logger.warn({ ms: this.now() - this.syncStartedAt }, 'Asynchronous AOF fsync is taking too long (disk is busy?)')
+      }
+      return
+    }
+    if (!this.dirty || this.failed !== undefined || this.rotating || this.closed) return
+    this.startSync([])
+  }
+
+  private startSync(waiters: Batch[]): void {
+    this.syncing = this.runSync(waiters)
+  }
+
+  /** One fdatasync of the current segment; settles `waiters`. Never rejects. */
+  private async runSync(waiters: Batch[]): Promise<void> {
+    const seg = this.current
+    const upTo = this.writtenSeq
+    this.syncStartedAt = this.now()
+    this.dirty = false
+    try {
+      if (seg.fd === undefined) throw new Error('the AOF segment is not open')
+      await this.fs.fdatasync(seg.fd)
+      // Even if a later write failed meanwhile, these batches were written before this fdatasync
+      // started and it succeeded: they are durable.
+      this.durableSeq = Math.max(this.durableSeq, upTo)
+      for (const w of waiters) w.commit.resolve()
+    } catch (err) {
+      const e = this.fail(`Errors writing to the AOF file: ${describeIoError(err)}`)
+      for (const w of waiters) w.commit.reject(e)
+    } finally {
+      this.syncing = undefined
+      this.kickSync()
+    }
+  }
+
+  /** Waits for running fdatasyncs, then syncs whatever is written but not yet synced. */
+  private async settleSyncs(): Promise<void> {
+    while (this.syncing !== undefined) await this.syncing
+    if (this.failed !== undefined || this.current.fd === undefined) return
+    if (this.dirty || this.syncWaiters.length > 0) {
+      const waiters = this.syncWaiters
+      this.syncWaiters = []
+      this.startSync(waiters)
+      await this.syncing
+    }
+  }
+
+  /** Enters (or stays in) the failed state; rejects batches waiting for a sync. */
+  private fail(reason: string): LogWriteError {
+    if (this.failed === undefined) {
+      this.failed = { reason }
+      this.logger.error({ reason, lastSeq: this.lastSeq, durableSeq: this.durableSeq }, 'AOF write failed; refusing writes until a checkpoint succeeds')
+    }
+    this.failures++
+    const err = new LogWriteError(this.failed.reason)
+    const waiters = this.syncWaiters
+    this.syncWaiters = []
+    for (const w of waiters) w.commit.reject(err)
+    return err
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // segments
+  // -------------------------------------------------------------------------------------------
+
+  private newSegment(firstLsn: number): Segment {
+    const header = newSegmentHeader(this.nextSegmentSeq++, firstLsn, this.now())
+    return {
+      name: segmentFileName(header.segmentSeq),
+      header,
+      seed: frameSeed(header),
+      fd: undefined,
+      size: 0,
+      created: false,
+      listed: false,
+    }
+  }
+
+  /**
+   * Makes `next` the current segment: syncs and closes the old one, creates `next` durably, and
+   * (with `list`) extends the manifest with it before any record is written to it. Runs inside
+   * the writer only.
+   */
+  private async rotate(next: Segment, list: boolean): Promise<void> {
+    this.rotating = true
+    try {
+      const old = this.current
+      await this.settleSyncs()
+      if (list && this.failed !== undefined) throw new Error(this.failed.reason)
+      if (old.fd !== undefined) {
+        const fd = old.fd
+        old.fd = undefined
+        await this.fs.close(fd).catch(noop)
+      }
+      if (!next.created) {
+        await createSegment(this.fs, this.dir, next.header)
+        next.created = true
+        next.size = SEGMENT_HEADER_BYTES
+        this.segmentBytes += SEGMENT_HEADER_BYTES
+      }
+      if (next.fd === undefined) next.fd = await this.fs.open(path.join(this.dir, next.name), 'r+')
+      if (list && !next.listed) {
+        const manifest: Manifest = {
+          snapshot: this.manifest.snapshot,
+          segments: [...this.manifest.segments, manifestEntry(next.name, next.header)],
+        }
+        try {
+          await writeManifest(this.fs, this.dir, manifest)
+        } catch (err) {
+          const fd = next.fd
+          next.fd = undefined
+          await this.fs.close(fd).catch(noop)
+          throw err
+        }
+        this.manifest = manifest
+        next.listed = true
+      }
+      this.current = next
+    } finally {
+      this.rotating = false
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // checkpoint steps
+  // -------------------------------------------------------------------------------------------
+
+  private async runCheckpoint(
+    state: State,
+    seq: number,
+    next: Segment,
+    failedAtCut: boolean,
+    failuresAtCut: number,
+  ): Promise<CheckpointResult> {
+    const started = this.now()
+    this.lastAttemptAt = started
+    try {
+      // 1. The snapshot, in slices, while clients continue.
+      const snap = await writeSnapshot(this.fs, this.dir, state, {
+        seq,
+        at: started,
+        file: snapshotFileName(seq, next.header.segmentSeq),
+        ...(this.sliceEntries === undefined ? {} : { sliceEntries: this.sliceEntries }),
+      })
+      // 2. Switch the manifest to {snapshot, next}, inside the writer so no batch interleaves.
+      await this.runTask(async () => {
+        if (this.current !== next) await this.rotate(next, false)
+        const manifest: Manifest = {
+          snapshot: { file: snap.file, seq: snap.seq, count: snap.count, crc: snap.crc },
+          segments: [manifestEntry(next.name, next.header)],
+        }
+        await writeManifest(this.fs, this.dir, manifest)
+        this.manifest = manifest
+        next.listed = true
+        this.snapshotBytes = snap.bytes
+        this.segmentBytes = next.size
+        this.baseSize = snap.bytes + next.size
+        this.savedSeq = seq
+        if (failedAtCut && this.failures === failuresAtCut) {
+          // A fresh chain written from memory: the fsyncgate rule's only way out of the failed state.
+          this.failed = undefined
+          this.lastSeq = seq
+          this.writtenSeq = seq
+          this.durableSeq = seq
+          this.logger.info({ seq }, 'AOF failure cleared by a successful checkpoint')
+        }
+      })
+      const ms = this.now() - started
+      this.lastSaveAt = this.now()
+      this.lastCheckpointStatus = 'ok'
+      this.lastCheckpointError = undefined
+      this.lastCheckpointMs = ms
+      // 3. Old files are garbage now.
+      await this.collectGarbage()
+      this.logger.info({ file: snap.file, seq, keys: snap.count, bytes: snap.bytes, ms }, 'checkpoint written')
+      return { file: snap.file, seq, count: snap.count, bytes: snap.bytes, ms }
+    } catch (err) {
+      this.lastCheckpointStatus = 'err'
+      this.lastCheckpointError = describeIoError(err)
+      this.logger.error({ seq, err: this.lastCheckpointError }, 'checkpoint failed')
+      throw err
+    }
+  }
+
+  /**
+   * Deletes segments, snapshots and temp files the manifest does not list. Safe because only one
+   * checkpoint runs at a time and the writer creates files only inside a checkpoint's window.
+   * Failures are logged, not fatal (the files are merely garbage).
+   */
+  private async collectGarbage(): Promise<void> {
+    try {
+      const listed = new Set<string>([
+        ...(this.manifest.snapshot === undefined ? [] : [this.manifest.snapshot.file]),
+        ...this.manifest.segments.map((s) => s.file),
+      ])
+      let removed = 0
+      for (const name of await this.fs.readdir(this.dir)) {
+        const base = name.endsWith('.tmp') ? name.slice(0, -4) : name
+        const ours = SEGMENT_FILE.test(base) || SNAPSHOT_FILE.test(base)
+        if (!ours || (listed.has(name) && base === name)) continue
+        await this.fs.unlink(path.join(this.dir, name))
+        removed++
+      }
+      if (removed > 0) await this.fs.fsyncDir(this.dir)
+    } catch (err) {
+      this.logger.warn({ err: describeIoError(err) }, 'could not delete old AOF files')
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // close
+  // -------------------------------------------------------------------------------------------
+
+  private async doClose(): Promise<void> {
+    this.closed = true
+    if (this.checkpointing !== undefined) await this.checkpointing.catch(noop)
+    this.closeBatch()
+    let failure: LogFailure | undefined
+    await this.runTask(async () => {
+      await this.settleSyncs()
+      failure = this.failed
+    })
+    if (this.timer !== undefined) clearInterval(this.timer)
+    const fd = this.current.fd
+    this.current.fd = undefined
+    if (fd !== undefined) await this.fs.close(fd)
+    if (failure !== undefined) throw new LogWriteError(failure.reason)
+  }
+}

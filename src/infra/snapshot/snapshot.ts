@@ -1,0 +1,333 @@
+/**
+ * Snapshots: the state at sequence N written as streamed JSON lines — a checkpoint of the fold
+ * (DESIGN.md §3, DURABILITY.md §7.5). Readable with `jq -c . snap-*.jsonl`.
+ *
+ * ## Format (UTF-8 text, one JSON object per line, each line ends with `\n`)
+ *
+ * ```
+ * {"format":"redust-snapshot","version":1,"seq":42,"at":1700000000000}
+ * {"db":0,"key":"user:1","value":"alice","expireAt":null}
+ * {"db":3,"key":"session","value":"\u0000\u00ff…","expireAt":1700000060000}
+ * {"count":2,"crc32c":"1a2b3c4d"}
+ * ```
+ *
+ * - Header: `seq` is the last log record the snapshot covers (replay resumes at seq+1); `at` is
+ *   the wall-clock time it was taken (LASTSAVE).
+ * - One line per key: database index, key, value, absolute deadline in Unix ms or null. Keys and
+ *   values are byte strings (one char per byte, U+0000..U+00FF), so they are JSON-safe as they
+ *   are and every byte value round-trips. Line order is unspecified (the HAMT's iteration order;
+ *   sorting a million keys would stall the event loop).
+ * - Trailer: the number of key lines and the CRC32C (8 hex digits) of every byte before the
+ *   trailer line. A missing, malformed or mismatching trailer means the file is damaged.
+ *
+ * ## Writing (`writeSnapshot`)
+ *
+ * The caller passes an immutable state (a persistent map: holding the reference is the whole
+ * "copy"); the live state moves on meanwhile. Entries are serialized in slices of a few thousand,
+ * each slice handed to an asynchronous write, so the event loop keeps serving clients. The file
+ * is written as `<name>.tmp`, fdatasynced, renamed into place and the directory fsynced.
+ *
+ * ## Loading (`loadSnapshot`)
+ *
+ * Read in chunks; each run of whole lines is parsed with one `JSON.parse` (the lines joined into
+ * an array) and every entry checked with the io-ts `SnapshotEntry` codec (the edge where disk
+ * bytes become domain values); entries go into the keyspace inside `Keyspace.batch` (transient
+ * maps). The trailer's count and CRC are verified before the state is returned, and the total
+ * number of keys must equal the count (a duplicated line is damage too).
+ *
+ * Limit: a value whose JSON text exceeds V8's maximum string length (~512 MiB) cannot be
+ * loaded; such values are beyond what this format supports.
+ *
+ * @category infra
+ */
+import * as path from 'node:path'
+import * as t from 'io-ts'
+import { PathReporter } from 'io-ts/lib/PathReporter.js'
+import { ByteString, DbIndex, Epoch } from '../../domain/event.js'
+import * as Keyspace from '../../domain/keyspace.js'
+import type { State } from '../../domain/keyspace.js'
+import { DATABASE_COUNT } from '../../domain/primitives.js'
+import { crc32c, crcHex } from '../log/crc32c.js'
+import { writeFully, type FileSystem } from '../log/fileSystem.js'
+
+// ---------------------------------------------------------------------------------------------
+// codecs (the schema of each line)
+// ---------------------------------------------------------------------------------------------
+
+export const SNAPSHOT_FORMAT = 'redust-snapshot'
+export const SNAPSHOT_VERSION = 1
+
+const SeqNumber = t.refinement(t.number, (n) => Number.isSafeInteger(n) && n >= 0, 'Seq')
+
+export const SnapshotHeader = t.type({
+  format: t.literal(SNAPSHOT_FORMAT),
+  version: t.literal(SNAPSHOT_VERSION),
+  seq: SeqNumber,
+  at: Epoch,
+})
+export const SnapshotEntry = t.type({
+  db: DbIndex,
+  key: ByteString,
+  value: ByteString,
+  expireAt: t.union([Epoch, t.null]),
+})
+export const SnapshotTrailer = t.type({ count: SeqNumber, crc32c: t.string })
+export type SnapshotEntry = t.TypeOf<typeof SnapshotEntry>
+
+/** Where a snapshot lives and what it holds (also what the manifest records). */
+export interface SnapshotInfo {
+  /** File name inside the data directory. */
+  readonly file: string
+  readonly seq: number
+  readonly at: number
+  readonly count: number
+  /** The CRC32C written in the trailer. */
+  readonly crc: number
+  /** File size in bytes. */
+  readonly bytes: number
+}
+
+/** The snapshot is damaged or not a snapshot. `offset` is the byte offset of the bad line. */
+export class SnapshotError extends Error {
+  constructor(
+    readonly file: string,
+    readonly offset: number,
+    readonly line: number,
+    readonly detail: string,
+  ) {
+    super(`${file}: ${detail} (line ${line}, byte offset ${offset})`)
+    this.name = 'SnapshotError'
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// write
+// ---------------------------------------------------------------------------------------------
+
+export interface WriteSnapshotOptions {
+  readonly seq: number
+  readonly at: number
+  /** File name inside `dir`. */
+  readonly file: string
+  /** Entries serialized per slice (one write, one event-loop yield). Default 2000. */
+  readonly sliceEntries?: number
+}
+
+const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+
+const entryLine = (db: number, key: string, value: string, expireAt: number | undefined): string =>
+  `{"db":${db},"key":${JSON.stringify(key)},"value":${JSON.stringify(value)},"expireAt":${expireAt === undefined ? 'null' : expireAt}}\n`
+
+/**
+ * Writes `state` (taken at `seq`) to `dir/file` atomically, in slices. Resolves with what was
+ * written; on failure the temp file is removed and the error rethrown.
+ */
+export const writeSnapshot = async (
+  fsys: FileSystem,
+  dir: string,
+  state: State,
+  opts: WriteSnapshotOptions,
+): Promise<SnapshotInfo> => {
+  const tmp = path.join(dir, `${opts.file}.tmp`)
+  const slice = Math.max(1, opts.sliceEntries ?? 2000)
+  const fd = await fsys.open(tmp, 'w')
+  let ok = false
+  let bytes = 0
+  let crc = 0
+  let count = 0
+  try {
+    const put = async (text: string): Promise<void> => {
+      const buf = Buffer.from(text, 'utf8')
+      crc = crc32c(buf, crc)
+      await writeFully(fsys, fd, buf, 0, buf.length, bytes)
+      bytes += buf.length
+    }
+    await put(JSON.stringify({ format: SNAPSHOT_FORMAT, version: SNAPSHOT_VERSION, seq: opts.seq, at: opts.at }) + '\n')
+    let text = ''
+    let inSlice = 0
+    for (let db = 0; db < DATABASE_COUNT; db++) {
+      const d = Keyspace.database(state, db)
+      const expires = d.expires
+      for (const [key, value] of d.values) {
+        text += entryLine(db, key, value, expires.get(key))
+        count++
+        if (++inSlice === slice) {
+          await put(text)
+          text = ''
+          inSlice = 0
+          await yieldToLoop()
+        }
+      }
+    }
+    if (text !== '') await put(text)
+    const trailer = Buffer.from(JSON.stringify({ count, crc32c: crcHex(crc) }) + '\n', 'utf8')
+    await writeFully(fsys, fd, trailer, 0, trailer.length, bytes)
+    bytes += trailer.length
+    await fsys.fdatasync(fd)
+    ok = true
+  } finally {
+    await fsys.close(fd).catch(() => undefined)
+    if (!ok) await fsys.unlink(tmp).catch(() => undefined)
+  }
+  try {
+    await fsys.rename(tmp, path.join(dir, opts.file))
+  } catch (err) {
+    await fsys.unlink(tmp).catch(() => undefined)
+    throw err
+  }
+  await fsys.fsyncDir(dir)
+  return { file: opts.file, seq: opts.seq, at: opts.at, count, crc, bytes }
+}
+
+// ---------------------------------------------------------------------------------------------
+// load
+// ---------------------------------------------------------------------------------------------
+
+export interface LoadedSnapshot extends SnapshotInfo {
+  readonly state: State
+}
+
+export interface LoadSnapshotOptions {
+  /** Read chunk size (default 8 MiB); tests use small values to exercise chunk boundaries. */
+  readonly chunkBytes?: number
+}
+
+const NEWLINE = 0x0a
+
+const report = (codec: t.Any, value: unknown): string => PathReporter.report(codec.decode(value)).join('; ')
+
+/**
+ * Loads and verifies the snapshot at `filePath` (`file` is its name, used in messages). Throws
+ * {@link SnapshotError} when it is damaged, and the file system's error when it cannot be read.
+ */
+export const loadSnapshot = async (
+  fsys: FileSystem,
+  filePath: string,
+  opts: LoadSnapshotOptions = {},
+): Promise<LoadedSnapshot> => {
+  const file = path.basename(filePath)
+  const fd = await fsys.open(filePath, 'r')
+  try {
+    const size = await fsys.fsize(fd)
+    let buf = Buffer.allocUnsafe(Math.max(1, Math.min(opts.chunkBytes ?? 8 * 1024 * 1024, size)))
+    let bufLen = 0 // bytes in buf
+    let filePos = 0 // file offset of buf[0]
+    let lineNo = 0 // lines consumed so far
+    let crc = 0
+    let header: t.TypeOf<typeof SnapshotHeader> | undefined
+    let trailer: { count: number; crc: string; offset: number; line: number } | undefined
+    let count = 0
+    let state = Keyspace.emptyState
+
+    const fail = (offset: number, line: number, detail: string): never => {
+      throw new SnapshotError(file, offset, line, detail)
+    }
+
+    /** Locates the bad line of a run that failed to parse as a whole. */
+    const findBadLine = (lines: string[], runOffset: number, firstLine: number): never => {
+      let offset = runOffset
+      for (let i = 0; i < lines.length; i++) {
+        try {
+          JSON.parse(lines[i]!)
+        } catch (err) {
+          fail(offset, firstLine + i, `invalid JSON: ${(err as Error).message}`)
+        }
+        offset += Buffer.byteLength(lines[i]!, 'utf8') + 1
+      }
+      return fail(runOffset, firstLine, 'invalid JSON')
+    }
+
+    /** Parses the whole lines `buf[0, end)` (end is just past a newline), starting at file offset `filePos`. */
+    const consume = (end: number, atEof: boolean): void => {
+      if (trailer !== undefined) fail(trailer.offset, trailer.line, 'data after the trailer line')
+      const text = buf.toString('utf8', 0, end - 1)
+      const lines = text.split('\n')
+      const firstLine = lineNo + 1
+      let values: unknown[]
+      try {
+        values = JSON.parse(`[${lines.join(',')}]`) as unknown[]
+      } catch {
+        values = findBadLine(lines, filePos, firstLine)
+      }
+      if (values.length !== lines.length) findBadLine(lines, filePos, firstLine)
+      let entriesEnd = values.length
+      let crcEnd = end
+      if (atEof) {
+        // The last line of the file is the trailer; the CRC covers everything before it.
+        entriesEnd--
+        const last = lines[lines.length - 1]!
+        const trailerOffset = filePos + end - Buffer.byteLength(last, 'utf8') - 1
+        const v = values[entriesEnd]
+        if (!SnapshotTrailer.is(v)) fail(trailerOffset, firstLine + entriesEnd, `missing or invalid trailer line (${report(SnapshotTrailer, v)})`)
+        const tr = v as t.TypeOf<typeof SnapshotTrailer>
+        trailer = { count: tr.count, crc: tr.crc32c, offset: trailerOffset, line: firstLine + entriesEnd }
+        crcEnd = trailerOffset - filePos
+      }
+      crc = crc32c(buf, crc, 0, crcEnd)
+      let i = 0
+      if (header === undefined) {
+        const h = values[0]
+        if (!SnapshotHeader.is(h)) fail(0, 1, `not a Redust snapshot header (${report(SnapshotHeader, h)})`)
+        header = h as t.TypeOf<typeof SnapshotHeader>
+        i = 1
+      }
+      const from = i
+      state = Keyspace.batch(state, (m) => {
+        for (; i < entriesEnd; i++) {
+          const e = values[i]
+          if (!SnapshotEntry.is(e)) {
+            let offset = filePos
+            for (let k = 0; k < i; k++) offset += Buffer.byteLength(lines[k]!, 'utf8') + 1
+            fail(offset, firstLine + i, `invalid entry (${report(SnapshotEntry, e)})`)
+          }
+          const entry = e as SnapshotEntry
+          m.values[entry.db] = m.values[entry.db]!.set(entry.key, entry.value)
+          if (entry.expireAt !== null) m.expires[entry.db] = m.expires[entry.db]!.set(entry.key, entry.expireAt)
+        }
+      })
+      count += entriesEnd - from
+      lineNo += lines.length
+    }
+
+    for (;;) {
+      const want = buf.length - bufLen
+      const n = want > 0 && filePos + bufLen < size ? await fsys.read(fd, buf, bufLen, Math.min(want, size - filePos - bufLen), filePos + bufLen) : 0
+      bufLen += n
+      const atEof = filePos + bufLen >= size
+      if (atEof) {
+        if (bufLen === 0) {
+          if (header === undefined) fail(0, 1, 'file is empty')
+          break
+        }
+        if (buf[bufLen - 1] !== NEWLINE) fail(filePos, lineNo + 1, 'file does not end with a newline (truncated)')
+        consume(bufLen, true)
+        break
+      }
+      const lastNl = buf.lastIndexOf(NEWLINE, bufLen - 1)
+      if (lastNl < 0) {
+        if (bufLen < buf.length) continue
+        // A line longer than the buffer: grow it.
+        const next = Buffer.allocUnsafe(buf.length * 2)
+        buf.copy(next, 0, 0, bufLen)
+        buf = next
+        continue
+      }
+      consume(lastNl + 1, false)
+      buf.copy(buf, 0, lastNl + 1, bufLen)
+      filePos += lastNl + 1
+      bufLen -= lastNl + 1
+    }
+
+    if (header === undefined || trailer === undefined) return fail(0, 1, 'missing header or trailer')
+    const tr = trailer as { count: number; crc: string; offset: number; line: number }
+    if (tr.crc !== crcHex(crc)) fail(tr.offset, tr.line, `snapshot checksum mismatch (trailer ${tr.crc}, computed ${crcHex(crc)})`)
+    if (tr.count !== count) fail(tr.offset, tr.line, `trailer counts ${tr.count} entries, the file holds ${count}`)
+    let keys = 0
+    for (let db = 0; db < DATABASE_COUNT; db++) keys += Keyspace.size(state, db)
+    if (keys !== count) fail(tr.offset, tr.line, `${count - keys} duplicated keys`)
+    const h = header as t.TypeOf<typeof SnapshotHeader>
+    return { file, seq: h.seq, at: h.at, count, crc: parseInt(tr.crc, 16), bytes: size, state }
+  } finally {
+    await fsys.close(fd).catch(() => undefined)
+  }
+}

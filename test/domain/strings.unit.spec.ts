@@ -174,7 +174,7 @@ describe('INCR family', () => {
   })
   it('INCRBY near int64 limits replies exact 64-bit integers', () =>
     then(run([set('k', '9223372036854775806')], ['INCR', 'k']), [set('k', '9223372036854775807')], int(9223372036854775807n)))
-  it('INCRBYFLOAT formats like Redis (long double, %.17Lf, trailing zeros removed)', () => {
+  it('INCRBYFLOAT computes in long double and formats like Redis (%.17Lf, trailing zeros removed)', () => {
     then(run([set('k', '10.50')], ['INCRBYFLOAT', 'k', '0.1']), [set('k', '10.6')], bulk('10.6'))
     then(run([set('k', '0.1')], ['INCRBYFLOAT', 'k', '0.2']), [set('k', '0.3')], bulk('0.3'))
     then(run([set('k', '5.0e3')], ['INCRBYFLOAT', 'k', '2.0e2']), [set('k', '5200')], bulk('5200'))
@@ -182,12 +182,17 @@ describe('INCR family', () => {
     then(run([], ['INCRBYFLOAT', 'k', '1e20']), [set('k', '100000000000000000000')], bulk('100000000000000000000'))
     then(run([], ['INCRBYFLOAT', 'k', '1e-20']), [set('k', '0')], bulk('0'))
     then(run([set('k', '3')], ['INCRBYFLOAT', 'k', '-3']), [set('k', '0')], bulk('0'))
+    then(run([set('k', '5000')], ['INCRBYFLOAT', 'k', '0.1']), [set('k', '5000.10000000000000009')], bulk('5000.10000000000000009'))
+    then(run([], ['INCRBYFLOAT', 'k', '3.3333333333333333333']), [set('k', '3.33333333333333333')], bulk('3.33333333333333333'))
+    then(run([], ['INCRBYFLOAT', 'k', '123456789012345678901234']), [set('k', '123456789012345678897152')], bulk('123456789012345678897152'))
   })
   it('INCRBYFLOAT errors use Redis texts', () => {
     then(run([set('k', 'abc')], ['INCRBYFLOAT', 'k', '1']), [], err('ERR value is not a valid float'))
     then(run([], ['INCRBYFLOAT', 'k', 'abc']), [], err('ERR value is not a valid float'))
     then(run([], ['INCRBYFLOAT', 'k', 'inf']), [], err('ERR increment would produce NaN or Infinity'))
     then(run([], ['INCRBYFLOAT', 'k', 'nan']), [], err('ERR value is not a valid float'))
+    then(run([], ['INCRBYFLOAT', 'k', '1e5000']), [], err('ERR value is not a valid float'))
+    then(run([], ['INCRBYFLOAT', 'k', '1e-5000']), [], err('ERR value is not a valid float'))
   })
 })
 
@@ -212,6 +217,7 @@ describe('bits', () => {
     then(run(given, ['BITCOUNT', 'k', '1', '1', 'BYTE']), [], int(6))
     then(run(given, ['BITCOUNT', 'k', '5', '30', 'BIT']), [], int(17))
     then(run(given, ['BITCOUNT', 'k', '0']), [], err('ERR syntax error'))
+    then(run([], ['BITCOUNT', 'nokey', '0']), [], int(0))
     then(run([], ['BITCOUNT', 'nokey']), [], int(0))
   })
   it('BITPOS finds the first set or clear bit', () => {

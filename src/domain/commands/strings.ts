@@ -8,7 +8,7 @@
  * @category commands
  */
 import { parseFloatStrict, parseInt64, parseInteger, upper } from '../args.js'
-import { addDecimal, formatDecimal17, overflowsLongDouble, parseDecimal, type Decimal } from '../decimal.js'
+import { addLongDouble, formatHuman, parseLongDouble, type LongDouble } from '../longDouble.js'
 import { defineCommand, replyOnly, type CommandFlag, type Context, type Decision, type ParseError } from '../command.js'
 import { expiryRemoved, expirySet, keysDeleted, rangeOverwritten, valueAppended, valueSet, type Event } from '../event.js'
 import type { State } from '../keyspace.js'
@@ -123,30 +123,60 @@ export interface SetCommand {
   readonly replyStyle: 'ok' | 'int' | 'old'
 }
 
-/** SET key value [NX|XX] [GET] [EX s|PX ms|EXAT t|PXAT t|KEEPTTL], as `parseExtendedStringArgumentsOrReply`. */
-const parseSet = (args: ReadonlyArray<Bytes>): SetCommand | ParseError => {
-  let condition: SetCommand['condition'] = 'always'
-  let ttl: TtlRequest = NO_TTL
+type ExpireUnit = 'EX' | 'PX' | 'EXAT' | 'PXAT'
+
+/** The options of SET and GETEX, as Redis's `parseExtendedStringArgumentsOrReply` reads them. */
+interface ExtendedOptions {
+  readonly nx: boolean
+  readonly xx: boolean
+  readonly get: boolean
+  readonly keepTtl: boolean
+  readonly persist: boolean
+  /** The last EX/PX/EXAT/PXAT given; its amount is validated by the caller, after the syntax. */
+  readonly expire: { readonly unit: ExpireUnit; readonly amount: string } | undefined
+}
+
+/**
+ * Redis's option grammar: an option may repeat (`EX 1 EX 2` keeps the last), but not combine
+ * with a conflicting one (`NX XX`, `EX 1 PX 1`, `KEEPTTL EX 1`); `NX`/`XX`/`GET`/`KEEPTTL` only for
+ * SET, `PERSIST` only for GETEX. Any other token, or a missing amount, is a syntax error.
+ */
+const parseExtendedOptions = (args: ReadonlyArray<Bytes>, from: number, forSet: boolean): ExtendedOptions | ParseError => {
+  let nx = false
+  let xx = false
   let get = false
-  let ttlSeen = false
-  for (let i = 2; i < args.length; i++) {
+  let keepTtl = false
+  let persist = false
+  let expire: ExtendedOptions['expire'] = undefined
+  for (let i = from; i < args.length; i++) {
     const opt = upper(args[i]!)
     const next = args[i + 1]
-    if (opt === 'NX' && condition !== 'XX') condition = 'NX'
-    else if (opt === 'XX' && condition !== 'NX') condition = 'XX'
-    else if (opt === 'GET') get = true
-    else if (opt === 'KEEPTTL' && !ttlSeen) {
-      ttl = { kind: 'keep' }
-      ttlSeen = true
-    } else if ((opt === 'EX' || opt === 'PX' || opt === 'EXAT' || opt === 'PXAT') && !ttlSeen && next !== undefined) {
-      const parsed = parseTtlAmount(opt, next, 'set')
-      if (isError(parsed)) return parsed
-      ttl = parsed
-      ttlSeen = true
+    const otherUnit = (unit: ExpireUnit) => expire !== undefined && expire.unit !== unit
+    if (opt === 'NX' && !xx && forSet) nx = true
+    else if (opt === 'XX' && !nx && forSet) xx = true
+    else if (opt === 'GET' && forSet) get = true
+    else if (opt === 'KEEPTTL' && !persist && expire === undefined && forSet) keepTtl = true
+    else if (opt === 'PERSIST' && !forSet && expire === undefined && !keepTtl) persist = true
+    else if ((opt === 'EX' || opt === 'PX' || opt === 'EXAT' || opt === 'PXAT') && !keepTtl && !persist && !otherUnit(opt) && next !== undefined) {
+      expire = { unit: opt, amount: next }
       i++
     } else return Errors.syntax as ParseError
   }
-  return { type: 'SET', key: args[0]!, value: args[1]!, condition, ttl, get, name: 'set', replyStyle: get ? 'old' : 'ok' }
+  return { nx, xx, get, keepTtl, persist, expire }
+}
+
+/** SET key value [NX|XX] [GET] [EX s|PX ms|EXAT t|PXAT t|KEEPTTL]. */
+const parseSet = (args: ReadonlyArray<Bytes>): SetCommand | ParseError => {
+  const opts = parseExtendedOptions(args, 2, true)
+  if (isError(opts)) return opts
+  let ttl: TtlRequest = opts.keepTtl ? { kind: 'keep' } : NO_TTL
+  if (opts.expire !== undefined) {
+    const parsed = parseTtlAmount(opts.expire.unit, opts.expire.amount, 'set')
+    if (isError(parsed)) return parsed
+    ttl = parsed
+  }
+  const condition = opts.nx ? 'NX' : opts.xx ? 'XX' : 'always'
+  return { type: 'SET', key: args[0]!, value: args[1]!, condition, ttl, get: opts.get, name: 'set', replyStyle: opts.get ? 'old' : 'ok' }
 }
 
 const decideSet = (cmd: SetCommand, state: State, ctx: Context): Decision => {
@@ -154,10 +184,11 @@ const decideSet = (cmd: SetCommand, state: State, ctx: Context): Decision => {
   const old = view.get(ctx.db, cmd.key)
   const exists = old !== undefined
   const blocked = (cmd.condition === 'NX' && exists) || (cmd.condition === 'XX' && !exists)
-  const failedReply = cmd.replyStyle === 'int' ? ZERO : cmd.replyStyle === 'old' ? bulkOrNil(old) : NIL
-  if (blocked) return read(view, failedReply)
+  // The deadline is validated first (a relative TTL that overflows is an error even under NX/XX).
   const deadline = resolveDeadline(cmd.ttl, exists ? view.expireAt(ctx.db, cmd.key) : null, ctx.now, cmd.name)
   if (isError(deadline)) return read(view, deadline)
+  const failedReply = cmd.replyStyle === 'int' ? ZERO : cmd.replyStyle === 'old' ? bulkOrNil(old) : NIL
+  if (blocked) return read(view, failedReply)
   const reply = cmd.replyStyle === 'int' ? ONE : cmd.replyStyle === 'old' ? bulkOrNil(old) : OK
   return decision(view, [valueSet(ctx.db, cmd.key, cmd.value, deadline)], reply)
 }
@@ -243,17 +274,9 @@ export interface GetExCommand {
 export const GETEX = defineCommand<GetExCommand>({
   ...meta('getex', -2, ['write', 'fast'], [1, 1, 1], '6.2.0', 'Returns the string value of a key after setting its expiration time.', 'O(1)', 'key [EX seconds|PX milliseconds|EXAT unix-time-seconds|PXAT unix-time-milliseconds|PERSIST]'),
   parse: (args) => {
-    let option: GetExCommand['option'] = 'keep'
-    for (let i = 1; i < args.length; i++) {
-      const opt = upper(args[i]!)
-      const next = args[i + 1]
-      if (opt === 'PERSIST' && option === 'keep') option = 'PERSIST'
-      else if ((opt === 'EX' || opt === 'PX' || opt === 'EXAT' || opt === 'PXAT') && option === 'keep' && next !== undefined) {
-        option = { unit: opt, amount: next }
-        i++
-      } else return Errors.syntax as ParseError
-    }
-    return { type: 'GETEX', key: args[0]!, option }
+    const opts = parseExtendedOptions(args, 1, false)
+    if (isError(opts)) return opts
+    return { type: 'GETEX', key: args[0]!, option: opts.persist ? 'PERSIST' : (opts.expire ?? 'keep') }
   },
   decide: (cmd, state, ctx) => {
     const view = new LiveView(state, ctx.now)
@@ -473,34 +496,37 @@ export const DECRBY = incrSpec('decrby', undefined, true, 'Decrements a number f
 export interface IncrByFloatCommand {
   readonly type: 'INCRBYFLOAT'
   readonly key: Key
-  readonly by: Decimal
+  /** The increment as a long double, or 'infinite' for inf/-inf (valid syntax, always an error). */
+  readonly by: LongDouble | 'infinite'
 }
-const INFINITE = { digits: 0n, scale: -1 } as const
+
+/** Redis's `string2ld`: a long double, 'infinite' for inf, or undefined when not a valid float. */
+const parseLongDoubleArg = (text: string): LongDouble | 'infinite' | undefined => {
+  if (parseFloatStrict(text) === undefined) return undefined
+  if (/inf/i.test(text)) return 'infinite'
+  const value = parseLongDouble(text)
+  return typeof value === 'object' ? value : undefined
+}
+
 export const INCRBYFLOAT = defineCommand<IncrByFloatCommand>({
   ...meta('incrbyfloat', 3, ['write', 'denyoom', 'fast'], [1, 1, 1], '2.6.0', 'Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn\'t exist.', 'O(1)', 'key increment'),
   parse: ([key, amount]) => {
-    const valid = parseFloatStrict(amount!)
-    if (valid === undefined) return Errors.notFloat as ParseError
-    // An infinite increment is valid syntax but always produces infinity.
-    const by = Number.isFinite(valid) ? parseDecimal(amount!) : INFINITE
+    const by = parseLongDoubleArg(amount!)
     if (by === undefined) return Errors.notFloat as ParseError
     return { type: 'INCRBYFLOAT', key: key!, by }
   },
   decide: (cmd, state, ctx) => {
     const view = new LiveView(state, ctx.now)
     const old = view.get(ctx.db, cmd.key)
-    let current: Decimal = { digits: 0n, scale: 0 }
+    let current: LongDouble | 'infinite' = { mantissa: 0n, exponent: 0 }
     if (old !== undefined) {
-      const parsed = parseFloatStrict(old) === undefined ? undefined : parseDecimal(old)
-      if (parsed === undefined) {
-        return read(view, parseFloatStrict(old) === undefined ? Errors.notFloat : Errors.nanOrInfinity)
-      }
+      const parsed = parseLongDoubleArg(old)
+      if (parsed === undefined) return read(view, Errors.notFloat)
       current = parsed
     }
-    if (cmd.by === INFINITE) return read(view, Errors.nanOrInfinity)
-    const result = addDecimal(current, cmd.by)
-    if (overflowsLongDouble(result)) return read(view, Errors.nanOrInfinity)
-    const text = formatDecimal17(result)
+    const result = current === 'infinite' || cmd.by === 'infinite' ? undefined : addLongDouble(current, cmd.by)
+    if (result === undefined) return read(view, Errors.nanOrInfinity)
+    const text = formatHuman(result)
     const expireAt = old === undefined ? null : (view.expireAt(ctx.db, cmd.key) ?? null)
     return decision(view, [valueSet(ctx.db, cmd.key, text, expireAt)], bulk(text))
   },
@@ -612,21 +638,20 @@ const bitAt = (value: string, bit: number): number => ((value.charCodeAt(bit >>>
 export interface BitCountCommand {
   readonly type: 'BITCOUNT'
   readonly key: Key
-  readonly range: BitRange | undefined
+  /** Parsed only once the key is found: Redis answers 0 for a missing key whatever the range. */
+  readonly rangeArgs: ReadonlyArray<Bytes>
 }
 export const BITCOUNT = defineCommand<BitCountCommand>({
   ...meta('bitcount', -2, ['readonly'], [1, 1, 1], '2.6.0', 'Counts the number of set bits (population counting) in a string.', 'O(N)', 'key [start end [BYTE|BIT]]', 'bitmap'),
-  parse: (args) => {
-    if (args.length === 2) return Errors.syntax as ParseError
-    const range = parseRange(args, 1)
-    if (range !== undefined && 'type' in range) return range
-    return { type: 'BITCOUNT', key: args[0]!, range }
-  },
+  parse: (args) => ({ type: 'BITCOUNT', key: args[0]!, rangeArgs: args.slice(1) }),
   decide: (cmd, state, ctx) => {
     const view = new LiveView(state, ctx.now)
     const value = view.get(ctx.db, cmd.key)
     if (value === undefined) return read(view, ZERO)
-    const range = cmd.range ?? { start: 0, end: -1, unit: 'BYTE' as const }
+    if (cmd.rangeArgs.length === 1 || cmd.rangeArgs.length > 3) return read(view, Errors.syntax)
+    const parsed = parseRange(cmd.rangeArgs, 0)
+    if (parsed !== undefined && 'type' in parsed) return read(view, parsed)
+    const range = parsed ?? { start: 0, end: -1, unit: 'BYTE' as const }
     const bits = range.unit === 'BIT'
     const span = normalizeRange(range.start, range.end ?? -1, bits ? value.length * 8 : value.length)
     if (span === undefined) return read(view, ZERO)
@@ -644,23 +669,25 @@ export interface BitPosCommand {
   readonly type: 'BITPOS'
   readonly key: Key
   readonly bit: 0 | 1
-  readonly range: BitRange | undefined
+  /** Parsed only once the key is found, as Redis does. */
+  readonly rangeArgs: ReadonlyArray<Bytes>
 }
 export const BITPOS = defineCommand<BitPosCommand>({
   ...meta('bitpos', -3, ['readonly'], [1, 1, 1], '2.8.7', 'Finds the first set (1) or clear (0) bit in a string.', 'O(N)', 'key bit [start [end [BYTE|BIT]]]', 'bitmap'),
   parse: (args) => {
     const bitArg = args[1]!
+    if (parseInteger(bitArg) === undefined) return Errors.notInteger as ParseError
     if (bitArg !== '0' && bitArg !== '1') return error('ERR The bit argument must be 1 or 0.') as ParseError
-    const range = parseRange(args, 2)
-    if (range !== undefined && 'type' in range) return range
-    return { type: 'BITPOS', key: args[0]!, bit: bitArg === '1' ? 1 : 0, range }
+    return { type: 'BITPOS', key: args[0]!, bit: bitArg === '1' ? 1 : 0, rangeArgs: args.slice(2) }
   },
   decide: (cmd, state, ctx) => {
     const view = new LiveView(state, ctx.now)
     const value = view.get(ctx.db, cmd.key)
     // Redis: a missing key is an empty string — looking for 1 gives -1, looking for 0 gives 0.
     if (value === undefined) return read(view, int(cmd.bit === 1 ? -1 : 0))
-    const range = cmd.range
+    if (cmd.rangeArgs.length > 3) return read(view, Errors.syntax)
+    const range = parseRange(cmd.rangeArgs, 0)
+    if (range !== undefined && 'type' in range) return read(view, range)
     const bits = range?.unit === 'BIT'
     const length = bits ? value.length * 8 : value.length
     const span = normalizeRange(range?.start ?? 0, range?.end ?? -1, length)

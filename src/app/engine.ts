@@ -94,8 +94,18 @@ export class PendingReply {
   }
 }
 
-const misconf = (err: unknown): Reply =>
-  error(`MISCONF Errors writing to the AOF file: ${err instanceof Error ? err.message : String(err)}`.replace(/[\r\n]+/g, ' '))
+/**
+ * The error for a write the log could not persist. Adapters reject commits with a complete
+ * `MISCONF …` line (AofLog's LogWriteError) or any other Error, which is wrapped in Redis's text.
+ */
+const misconf = (err: unknown): Reply => {
+  const message = err instanceof Error ? err.message : String(err)
+  const line = message.startsWith('MISCONF ') ? message : `MISCONF Errors writing to the AOF file: ${message}`
+  return error(line.replace(/[\r\n]+/g, ' '))
+}
+
+/** The error for a write refused while the log is failed; `reason` follows `MISCONF `. */
+const refusedWrite = (reason: string): Reply => error(`MISCONF ${reason}`.replace(/[\r\n]+/g, ' '))
 
 /**
  * A connection or server command registered by the server (PING, INFO, CLIENT, CONFIG…), so that
@@ -301,7 +311,7 @@ export class Engine {
     const failure = this.log.failure()
     if (isWrite && failure !== undefined) {
       this.stats.rejectedWrites++
-      return misconf(failure.reason)
+      return refusedWrite(failure.reason)
     }
     const parsed = spec!.parse(args)
     if (parsed.type === 'error') return parsed
@@ -372,7 +382,7 @@ export class Engine {
     const failure = this.log.failure()
     if (writes && failure !== undefined) {
       this.stats.rejectedWrites++
-      return misconf(failure.reason)
+      return refusedWrite(failure.reason)
     }
     const ctx: Context = { now, db: session.db, seed: this.random() }
     const batch = decideBatch(queue, this.current, ctx)

@@ -23,13 +23,17 @@ export interface LogRecord {
   readonly events: ReadonlyArray<Event>
 }
 
-/** Why the log refuses writes (Redis's MISCONF state), or undefined when it accepts them. */
+/**
+ * Why the log refuses writes (Redis's MISCONF state). `reason` is the text that follows `MISCONF `
+ * in the error clients get, e.g. `Errors writing to the AOF file: No space left on device`.
+ */
 export type LogFailure = { readonly reason: string }
 
 export interface EventLog {
   /**
    * Buffers a record. Synchronous and never throws; the returned commit settles when the batch
-   * holding the record is durable per policy (resolve) or failed (reject with an Error).
+   * holding the record is durable per policy (resolve) or failed (reject with an Error whose
+   * message is a full `MISCONF …` line, or any text the engine wraps in Redis's MISCONF text).
    */
   append(record: LogRecord): Promise<void>
   /** Non-undefined while the log refuses writes after a failed write or fsync. */

@@ -268,10 +268,10 @@ describe('a failing log', () => {
     failed: string | undefined
     records: LogRecord[] = []
     append(record: LogRecord): Promise<void> {
-      if (this.failed !== undefined) return Promise.reject(new Error(this.failed))
+      if (this.failed !== undefined) return Promise.reject(new Error(`MISCONF ${this.failed}`))
       this.records.push(record)
-      this.failed = 'No space left on device'
-      return Promise.reject(new Error(this.failed))
+      this.failed = 'Errors writing to the AOF file: No space left on device'
+      return Promise.reject(new Error('No space left on device'))
     }
     failure() {
       return this.failed === undefined ? undefined : { reason: this.failed }

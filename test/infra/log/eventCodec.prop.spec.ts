@@ -1,0 +1,119 @@
+/**
+ * The binary event codec and frame format: every event round-trips bit-exactly (all 256 byte
+ * values, extreme times), and bytes that are not valid events are rejected with a PayloadError —
+ * never turned into a different event.
+ */
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import type { Event } from '../../../src/domain/event.js'
+import * as E from '../../../src/domain/event.js'
+import { ByteWriter, decodeEvents, encodeEvent, EVENT_CODES, PayloadError } from '../../../src/infra/log/eventCodec.js'
+import {
+  checksumMatches,
+  decodeSegmentHeader,
+  encodeFrame,
+  encodeSegmentHeader,
+  frameSeed,
+  FRAME_HEADER_BYTES,
+  newSegmentHeader,
+  readFrameHeader,
+} from '../../../src/infra/log/format.js'
+import { assertProperty } from '../../support/fc.js'
+import { ALL_BYTES, EPOCH, eventArb, everyEventType } from '../support/logFixtures.js'
+
+const roundTrip = (events: ReadonlyArray<Event>): Event[] => {
+  const w = new ByteWriter(16)
+  for (const e of events) encodeEvent(w, e)
+  return decodeEvents(w.buf, 0, w.pos, events.length)
+}
+
+describe('event codec', () => {
+  it('gives every event type a distinct frozen code', () => {
+    expect(Object.keys(EVENT_CODES).sort()).toEqual([...E.EVENT_TYPES].sort())
+    expect(new Set(Object.values(EVENT_CODES)).size).toBe(E.EVENT_TYPES.length)
+  })
+
+  it('round-trips one event of every type with binary keys and values', () => {
+    const events = everyEventType()
+    expect(roundTrip(events)).toEqual(events)
+  })
+
+  it('round-trips all 256 byte values in keys, values and key lists', () => {
+    const events = [E.valueSet(15, ALL_BYTES, ALL_BYTES, -1), E.keysDeleted(0, [ALL_BYTES, '', ALL_BYTES])]
+    expect(roundTrip(events)).toEqual(events)
+  })
+
+  it('round-trips any sequence of events', () => {
+    assertProperty(
+      'event codec round trip',
+      fc.property(fc.array(eventArb, { maxLength: 20 }), (events) => {
+        expect(roundTrip(events)).toEqual(events)
+      }),
+    )
+  })
+
+  it('rejects truncated payloads at every length', () => {
+    const events = everyEventType()
+    const w = new ByteWriter()
+    for (const e of events) encodeEvent(w, e)
+    for (let end = 0; end < w.pos; end++) {
+      expect(() => decodeEvents(w.buf, 0, end, events.length)).toThrow(PayloadError)
+    }
+  })
+
+  it('rejects an unknown event type code, trailing bytes and an invalid database index', () => {
+    const w = new ByteWriter()
+    encodeEvent(w, E.valueSet(0, 'k', 'v', null))
+    const good = Buffer.from(w.buf.subarray(0, w.pos))
+    const unknown = Buffer.from(good)
+    unknown[0] = 99
+    expect(() => decodeEvents(unknown, 0, unknown.length, 1)).toThrow(/unknown event type code 99/)
+    const trailing = Buffer.concat([good, Buffer.from([0])])
+    expect(() => decodeEvents(trailing, 0, trailing.length, 1)).toThrow(PayloadError)
+    const badDb = Buffer.from(good)
+    badDb[5] = 16 // the db byte follows the 1-byte code and the 4-byte length
+    expect(() => decodeEvents(badDb, 0, badDb.length, 1)).toThrow(/invalid ValueSet event/)
+  })
+
+  it('refuses to encode a database index that does not fit a byte', () => {
+    expect(() => encodeEvent(new ByteWriter(), E.databaseFlushed(256))).toThrow(RangeError)
+  })
+
+  it('rejects an event count larger than the payload could hold without allocating it', () => {
+    expect(() => decodeEvents(Buffer.alloc(10), 0, 10, 0xffffffff)).toThrow(PayloadError)
+  })
+})
+
+describe('segment header and frames', () => {
+  it('round-trips a segment header and detects any flipped bit in it', () => {
+    const h = newSegmentHeader(7, 12345, EPOCH)
+    const buf = encodeSegmentHeader(h)
+    expect(decodeSegmentHeader(buf)).toEqual(h)
+    for (let bit = 0; bit < 64 * 8; bit++) {
+      const bad = Buffer.from(buf)
+      bad[bit >> 3]! ^= 1 << (bit & 7)
+      expect(typeof decodeSegmentHeader(bad)).toBe('string')
+    }
+  })
+
+  it('writes len, lsn, kind, count and at in the frame header and a CRC seeded with the segment uid', () => {
+    const h = newSegmentHeader(1, 1, EPOCH)
+    const w = new ByteWriter()
+    encodeFrame(w, frameSeed(h), { seq: 9, at: EPOCH + 3, events: [E.valueSet(0, 'a', 'b', null), E.expiryRemoved(0, 'a')] })
+    const fh = readFrameHeader(w.buf, 0, w.pos)
+    expect(fh).toMatchObject({ len: w.pos, lsn: 9, kind: 2, flags: 0, schema: 1, count: 2, at: EPOCH + 3 })
+    expect(checksumMatches(w.buf, 0, w.pos, frameSeed(h))).toBe(true)
+    const other = newSegmentHeader(1, 1, EPOCH)
+    expect(checksumMatches(w.buf, 0, w.pos, frameSeed(other))).toBe(false)
+    expect(decodeEvents(w.buf, FRAME_HEADER_BYTES, w.pos, 2)).toEqual([E.valueSet(0, 'a', 'b', null), E.expiryRemoved(0, 'a')])
+  })
+
+  it('leaves the batch buffer unchanged when a record cannot be encoded', () => {
+    const w = new ByteWriter()
+    encodeFrame(w, 0, { seq: 1, at: EPOCH, events: [E.databaseFlushed(0)] })
+    const before = w.pos
+    expect(() => encodeFrame(w, 0, { seq: 2, at: EPOCH, events: [E.databaseFlushed(0), E.databaseFlushed(300)] })).toThrow()
+    expect(() => encodeFrame(w, 0, { seq: 2, at: EPOCH, events: [] })).toThrow()
+    expect(w.pos).toBe(before)
+  })
+})

@@ -78,7 +78,8 @@ const resolveDeadline = (
       return at > Number.MAX_SAFE_INTEGER ? (Errors.invalidExpire(commandName) as ParseError) : at
     }
     case 'at':
-      return ttl.at
+      // Events hold exact JS integers (see ARCHITECTURE.md, "Deadlines beyond 2^53 ms").
+      return ttl.at > Number.MAX_SAFE_INTEGER ? (Errors.invalidExpire(commandName) as ParseError) : ttl.at
   }
 }
 
@@ -102,7 +103,7 @@ export interface GetCommand {
   readonly key: Key
 }
 export const GET = defineCommand<GetCommand>({
-  ...meta('get', 2, ['readonly', 'fast'], [1, 1, 1], '1.0.0', 'Returns the string value of a key.', 'O(1)', 'key'),
+  ...meta('get', 2, ['readonly', 'fast'], [1, 1, 1], '1.0.0', 'Get the value of a key', 'O(1)', 'key'),
   parse: ([key]) => ({ type: 'GET', key: key! }),
   decide: (cmd, state, ctx) => {
     const view = new LiveView(state, ctx.now)
@@ -209,7 +210,7 @@ export const SET = defineCommand<SetCommand>({
 })
 
 export const SETNX = defineCommand<SetCommand>({
-  ...meta('setnx', 3, ['write', 'denyoom', 'fast'], [1, 1, 1], '1.0.0', 'Set the string value of a key only when the key doesn\'t exist.', 'O(1)', 'key value'),
+  ...meta('setnx', 3, ['write', 'denyoom', 'fast'], [1, 1, 1], '1.0.0', 'Set the value of a key, only if the key does not exist', 'O(1)', 'key value'),
   parse: ([key, value]) => ({ type: 'SET', key: key!, value: value!, condition: 'NX', ttl: NO_TTL, get: false, name: 'setnx', replyStyle: 'int' }),
   decide: decideSet,
 })
@@ -223,19 +224,19 @@ const parseSetEx =
   }
 
 export const SETEX = defineCommand<SetCommand>({
-  ...meta('setex', 4, ['write', 'denyoom'], [1, 1, 1], '2.0.0', 'Set the string value and expiration time of a key.', 'O(1)', 'key seconds value'),
+  ...meta('setex', 4, ['write', 'denyoom'], [1, 1, 1], '2.0.0', 'Set the value and expiration of a key', 'O(1)', 'key seconds value'),
   parse: parseSetEx('setex', 'EX'),
   decide: decideSet,
 })
 
 export const PSETEX = defineCommand<SetCommand>({
-  ...meta('psetex', 4, ['write', 'denyoom'], [1, 1, 1], '2.6.0', 'Set the string value and expiration time in milliseconds of a key.', 'O(1)', 'key milliseconds value'),
+  ...meta('psetex', 4, ['write', 'denyoom'], [1, 1, 1], '2.6.0', 'Set the value and expiration in milliseconds of a key', 'O(1)', 'key milliseconds value'),
   parse: parseSetEx('psetex', 'PX'),
   decide: decideSet,
 })
 
 export const GETSET = defineCommand<SetCommand>({
-  ...meta('getset', 3, ['write', 'denyoom', 'fast'], [1, 1, 1], '1.0.0', 'Returns the previous string value of a key after setting it to a new value.', 'O(1)', 'key value'),
+  ...meta('getset', 3, ['write', 'denyoom', 'fast'], [1, 1, 1], '1.0.0', 'Set the string value of a key and return its old value', 'O(1)', 'key value'),
   parse: ([key, value]) => ({ type: 'SET', key: key!, value: value!, condition: 'always', ttl: NO_TTL, get: true, name: 'getset', replyStyle: 'old' }),
   decide: decideSet,
 })
@@ -255,7 +256,7 @@ export interface GetDelCommand {
   readonly key: Key
 }
 export const GETDEL = defineCommand<GetDelCommand>({
-  ...meta('getdel', 2, ['write', 'fast'], [1, 1, 1], '6.2.0', 'Returns the string value of a key after deleting the key.', 'O(1)', 'key'),
+  ...meta('getdel', 2, ['write', 'fast'], [1, 1, 1], '6.2.0', 'Get the value of a key and delete the key', 'O(1)', 'key'),
   parse: ([key]) => ({ type: 'GETDEL', key: key! }),
   decide: (cmd, state, ctx) => {
     const view = new LiveView(state, ctx.now)
@@ -272,7 +273,7 @@ export interface GetExCommand {
   readonly option: 'keep' | 'PERSIST' | { readonly unit: 'EX' | 'PX' | 'EXAT' | 'PXAT'; readonly amount: string }
 }
 export const GETEX = defineCommand<GetExCommand>({
-  ...meta('getex', -2, ['write', 'fast'], [1, 1, 1], '6.2.0', 'Returns the string value of a key after setting its expiration time.', 'O(1)', 'key [EX seconds|PX milliseconds|EXAT unix-time-seconds|PXAT unix-time-milliseconds|PERSIST]'),
+  ...meta('getex', -2, ['write', 'fast'], [1, 1, 1], '6.2.0', 'Get the value of a key and optionally set its expiration', 'O(1)', 'key [EX seconds|PX milliseconds|EXAT unix-time-seconds|PXAT unix-time-milliseconds|PERSIST]'),
   parse: (args) => {
     const opts = parseExtendedOptions(args, 1, false)
     if (isError(opts)) return opts
@@ -308,7 +309,7 @@ export interface MGetCommand {
   readonly keys: ReadonlyArray<Key>
 }
 export const MGET = defineCommand<MGetCommand>({
-  ...meta('mget', -2, ['readonly', 'fast'], [1, -1, 1], '1.0.0', 'Atomically returns the string values of one or more keys.', 'O(N) where N is the number of keys to retrieve.', 'key [key ...]'),
+  ...meta('mget', -2, ['readonly', 'fast'], [1, -1, 1], '1.0.0', 'Get the values of all the given keys', 'O(N) where N is the number of keys to retrieve.', 'key [key ...]'),
   parse: (args) => ({ type: 'MGET', keys: args }),
   decide: (cmd, state, ctx) => {
     const view = new LiveView(state, ctx.now)
@@ -335,12 +336,12 @@ const decideMSet = (cmd: MSetCommand, state: State, ctx: Context): Decision => {
 }
 
 export const MSET = defineCommand<MSetCommand>({
-  ...meta('mset', -3, ['write', 'denyoom'], [1, -1, 2], '1.0.1', 'Atomically creates or modifies the string values of one or more keys.', 'O(N) where N is the number of keys to set.', 'key value [key value ...]'),
+  ...meta('mset', -3, ['write', 'denyoom'], [1, -1, 2], '1.0.1', 'Set multiple keys to multiple values', 'O(N) where N is the number of keys to set.', 'key value [key value ...]'),
   parse: parseMSet('mset', false),
   decide: decideMSet,
 })
 export const MSETNX = defineCommand<MSetCommand>({
-  ...meta('msetnx', -3, ['write', 'denyoom'], [1, -1, 2], '1.0.1', 'Atomically modifies the string values of one or more keys only when all keys don\'t exist.', 'O(N) where N is the number of keys to set.', 'key value [key value ...]'),
+  ...meta('msetnx', -3, ['write', 'denyoom'], [1, -1, 2], '1.0.1', 'Set multiple keys to multiple values, only if none of the keys exist', 'O(N) where N is the number of keys to set.', 'key value [key value ...]'),
   parse: parseMSet('msetnx', true),
   decide: decideMSet,
 })
@@ -355,7 +356,7 @@ export interface AppendCommand {
   readonly suffix: Bytes
 }
 export const APPEND = defineCommand<AppendCommand>({
-  ...meta('append', 3, ['write', 'denyoom', 'fast'], [1, 1, 1], '2.0.0', 'Appends a string to the value of a key. Creates the key if it doesn\'t exist.', 'O(1). The amortized time complexity is O(1) assuming the appended value is small and the already present value is of any size, since the dynamic string library used by Redis will double the free space available on every reallocation.', 'key value'),
+  ...meta('append', 3, ['write', 'denyoom', 'fast'], [1, 1, 1], '2.0.0', 'Append a value to a key', 'O(1). The amortized time complexity is O(1) assuming the appended value is small and the already present value is of any size, since the dynamic string library used by Redis will double the free space available on every reallocation.', 'key value'),
   parse: ([key, suffix]) => ({ type: 'APPEND', key: key!, suffix: suffix! }),
   decide: (cmd, state, ctx) => {
     const view = new LiveView(state, ctx.now)
@@ -373,7 +374,7 @@ export interface StrlenCommand {
   readonly key: Key
 }
 export const STRLEN = defineCommand<StrlenCommand>({
-  ...meta('strlen', 2, ['readonly', 'fast'], [1, 1, 1], '2.2.0', 'Returns the length of a string value.', 'O(1)', 'key'),
+  ...meta('strlen', 2, ['readonly', 'fast'], [1, 1, 1], '2.2.0', 'Get the length of the value stored in a key', 'O(1)', 'key'),
   parse: ([key]) => ({ type: 'STRLEN', key: key! }),
   decide: (cmd, state, ctx) => {
     const view = new LiveView(state, ctx.now)
@@ -411,12 +412,12 @@ const substring = (value: string, start: number, end: number): string => {
   return value.slice(s, e + 1)
 }
 export const GETRANGE = defineCommand<GetRangeCommand>({
-  ...meta('getrange', 4, ['readonly'], [1, 1, 1], '2.4.0', 'Returns a substring of the string stored at a key.', 'O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.', 'key start end'),
+  ...meta('getrange', 4, ['readonly'], [1, 1, 1], '2.4.0', 'Get a substring of the string stored at a key', 'O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.', 'key start end'),
   parse: parseGetRange,
   decide: decideGetRange,
 })
 export const SUBSTR = defineCommand<GetRangeCommand>({
-  ...meta('substr', 4, ['readonly'], [1, 1, 1], '1.0.0', 'Returns a substring from a string value.', 'O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.', 'key start end'),
+  ...meta('substr', 4, ['readonly'], [1, 1, 1], '1.0.0', 'Get a substring of the string stored at a key', 'O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.', 'key start end'),
   parse: parseGetRange,
   decide: decideGetRange,
 })
@@ -428,7 +429,7 @@ export interface SetRangeCommand {
   readonly bytes: Bytes
 }
 export const SETRANGE = defineCommand<SetRangeCommand>({
-  ...meta('setrange', 4, ['write', 'denyoom'], [1, 1, 1], '2.2.0', 'Overwrites a part of a string value with another by an offset. Creates the key if it doesn\'t exist.', 'O(1), not counting the time taken to copy the new string in place. Usually, this string is very small so the amortized complexity is O(1). Otherwise, complexity is O(M) with M being the length of the value argument.', 'key offset value'),
+  ...meta('setrange', 4, ['write', 'denyoom'], [1, 1, 1], '2.2.0', 'Overwrite part of a string at key starting at the specified offset', 'O(1), not counting the time taken to copy the new string in place. Usually, this string is very small so the amortized complexity is O(1). Otherwise, complexity is O(M) with M being the length of the value argument.', 'key offset value'),
   parse: ([key, offset, bytes]) => {
     const n = parseInteger(offset!)
     if (n === undefined) return Errors.notInteger as ParseError
@@ -488,10 +489,10 @@ const incrSpec = (name: string, fixed: bigint | undefined, negate: boolean, summ
     decide: decideIncrBy,
   })
 
-export const INCR = incrSpec('incr', 1n, false, 'Increments the integer value of a key by one. Uses 0 as initial value if the key doesn\'t exist.')
-export const DECR = incrSpec('decr', -1n, false, 'Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn\'t exist.')
-export const INCRBY = incrSpec('incrby', undefined, false, 'Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn\'t exist.')
-export const DECRBY = incrSpec('decrby', undefined, true, 'Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn\'t exist.')
+export const INCR = incrSpec('incr', 1n, false, 'Increment the integer value of a key by one')
+export const DECR = incrSpec('decr', -1n, false, 'Decrement the integer value of a key by one')
+export const INCRBY = incrSpec('incrby', undefined, false, 'Increment the integer value of a key by the given amount')
+export const DECRBY = incrSpec('decrby', undefined, true, 'Decrement the integer value of a key by the given number')
 
 export interface IncrByFloatCommand {
   readonly type: 'INCRBYFLOAT'
@@ -509,7 +510,7 @@ const parseLongDoubleArg = (text: string): LongDouble | 'infinite' | undefined =
 }
 
 export const INCRBYFLOAT = defineCommand<IncrByFloatCommand>({
-  ...meta('incrbyfloat', 3, ['write', 'denyoom', 'fast'], [1, 1, 1], '2.6.0', 'Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn\'t exist.', 'O(1)', 'key increment'),
+  ...meta('incrbyfloat', 3, ['write', 'denyoom', 'fast'], [1, 1, 1], '2.6.0', 'Increment the float value of a key by the given amount', 'O(1)', 'key increment'),
   parse: ([key, amount]) => {
     const by = parseLongDoubleArg(amount!)
     if (by === undefined) return Errors.notFloat as ParseError
@@ -552,7 +553,7 @@ export interface SetBitCommand {
   readonly bit: 0 | 1
 }
 export const SETBIT = defineCommand<SetBitCommand>({
-  ...meta('setbit', 4, ['write', 'denyoom'], [1, 1, 1], '2.2.0', 'Sets or clears the bit at offset of the string value. Creates the key if it doesn\'t exist.', 'O(1)', 'key offset value', 'bitmap'),
+  ...meta('setbit', 4, ['write', 'denyoom'], [1, 1, 1], '2.2.0', 'Sets or clears the bit at offset in the string value stored at key', 'O(1)', 'key offset value', 'bitmap'),
   parse: ([key, offset, bit]) => {
     const n = parseBitOffset(offset!)
     if (n === undefined) return Errors.bitOffset as ParseError
@@ -579,7 +580,7 @@ export interface GetBitCommand {
   readonly offset: number
 }
 export const GETBIT = defineCommand<GetBitCommand>({
-  ...meta('getbit', 3, ['readonly', 'fast'], [1, 1, 1], '2.2.0', 'Returns a bit value by offset.', 'O(1)', 'key offset', 'bitmap'),
+  ...meta('getbit', 3, ['readonly', 'fast'], [1, 1, 1], '2.2.0', 'Returns the bit value at offset in the string value stored at key', 'O(1)', 'key offset', 'bitmap'),
   parse: ([key, offset]) => {
     const n = parseBitOffset(offset!)
     if (n === undefined) return Errors.bitOffset as ParseError
@@ -642,7 +643,7 @@ export interface BitCountCommand {
   readonly rangeArgs: ReadonlyArray<Bytes>
 }
 export const BITCOUNT = defineCommand<BitCountCommand>({
-  ...meta('bitcount', -2, ['readonly'], [1, 1, 1], '2.6.0', 'Counts the number of set bits (population counting) in a string.', 'O(N)', 'key [start end [BYTE|BIT]]', 'bitmap'),
+  ...meta('bitcount', -2, ['readonly'], [1, 1, 1], '2.6.0', 'Count set bits in a string', 'O(N)', 'key [start end [BYTE|BIT]]', 'bitmap'),
   parse: (args) => ({ type: 'BITCOUNT', key: args[0]!, rangeArgs: args.slice(1) }),
   decide: (cmd, state, ctx) => {
     const view = new LiveView(state, ctx.now)
@@ -673,7 +674,7 @@ export interface BitPosCommand {
   readonly rangeArgs: ReadonlyArray<Bytes>
 }
 export const BITPOS = defineCommand<BitPosCommand>({
-  ...meta('bitpos', -3, ['readonly'], [1, 1, 1], '2.8.7', 'Finds the first set (1) or clear (0) bit in a string.', 'O(N)', 'key bit [start [end [BYTE|BIT]]]', 'bitmap'),
+  ...meta('bitpos', -3, ['readonly'], [1, 1, 1], '2.8.7', 'Find first bit set or clear in a string', 'O(N)', 'key bit [start [end [BYTE|BIT]]]', 'bitmap'),
   parse: (args) => {
     const bitArg = args[1]!
     if (parseInteger(bitArg) === undefined) return Errors.notInteger as ParseError

@@ -7,8 +7,9 @@
  * is valid and give Redis's error texts (config.c: "argument couldn't be parsed into an
  * integer", "argument must be 'yes' or 'no'", …).
  *
- * Security (DURABILITY.md §7.7): file-system paths (`dir`, `logfile`, `pidfile`, and the log's
- * file names) are *protected*: no client can change them, ever — the old "CONFIG SET dir +
+ * Security (DURABILITY.md §7.7): file-system paths (`dir`, `logfile`, `pidfile`; the log's file
+ * names inside `dir` are fixed, so Redis's dbfilename/appendfilename have no equivalent) are
+ * *protected*: no client can change them, ever — the old "CONFIG SET dir +
  * SAVE writes a file anywhere" attack. Directives that only take effect at start-up are
  * *immutable* at run time.
  *
@@ -41,10 +42,6 @@ export interface Settings {
   dir: string
   appendonly: boolean
   appendfsync: FsyncPolicy
-  appendfilename: string
-  appenddirname: string
-  dbfilename: string
-  'aof-load-truncated': boolean
   save: ReadonlyArray<SavePoint>
   databases: number
   daemonize: boolean
@@ -75,10 +72,6 @@ export const defaultSettings = (): Settings => ({
   dir: './data',
   appendonly: true,
   appendfsync: 'everysec',
-  appendfilename: 'appendonly.aof',
-  appenddirname: 'appendonlydir',
-  dbfilename: 'dump.rdb',
-  'aof-load-truncated': true,
   save: DEFAULT_SAVE,
   databases: 16,
   daemonize: false,
@@ -219,7 +212,13 @@ const DIRECTIVES: ReadonlyArray<AnyDirective> = [
   },
   { name: 'logfile', parse: str, format: id, mutability: 'protected', help: 'log file path; empty logs to standard output (default "")' },
   { name: 'pidfile', parse: str, format: id, mutability: 'protected', help: 'write the process id to this file while running (default none)' },
-  { name: 'dir', parse: str, format: id, mutability: 'protected', help: 'data directory for the log and snapshots (default ./data)' },
+  {
+    name: 'dir',
+    parse: str,
+    format: id,
+    mutability: 'protected',
+    help: 'data directory: MANIFEST, log segments and snapshots, with fixed names (default ./data)',
+  },
   { name: 'appendonly', parse: bool, format: yesNo, mutability: 'immutable', help: 'keep the durable event log; no = in memory only (default yes)' },
   {
     name: 'appendfsync',
@@ -228,10 +227,6 @@ const DIRECTIVES: ReadonlyArray<AnyDirective> = [
     mutability: 'immutable',
     help: 'always | everysec | no (default everysec)',
   },
-  { name: 'appendfilename', parse: str, format: id, mutability: 'protected', help: 'base name of the log files (default appendonly.aof)' },
-  { name: 'appenddirname', parse: str, format: id, mutability: 'protected', help: 'log directory inside dir (default appendonlydir)' },
-  { name: 'dbfilename', parse: str, format: id, mutability: 'protected', help: 'snapshot file name (default dump.rdb)' },
-  { name: 'aof-load-truncated', parse: bool, format: yesNo, mutability: 'immutable', help: 'start after dropping a torn last log record (default yes)' },
   {
     name: 'save',
     parse: parseSave,
@@ -279,7 +274,13 @@ export class ConfigFileError extends Error {
     readonly reason: string,
     readonly source: string,
   ) {
-    super(`*** FATAL CONFIG FILE ERROR (Redust) ***\nReading the configuration ${source}, at line ${line}\n>>> '${text}'\n${reason}`)
+    super(
+      line === 0
+        ? `*** FATAL CONFIG FILE ERROR (Redust) ***\n${reason}`
+        : source.startsWith('file')
+          ? `*** FATAL CONFIG FILE ERROR (Redust) ***\nReading the configuration ${source}, at line ${line}\n>>> '${text}'\n${reason}`
+          : `*** FATAL CONFIG ERROR (Redust) ***\nReading the ${source}\n>>> '--${text}'\n${reason}`,
+    )
   }
 }
 

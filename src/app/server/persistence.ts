@@ -14,15 +14,21 @@
 /** INFO persistence lines, in order. */
 export type InfoFields = ReadonlyArray<readonly [string, string | number]>
 
+/** What a background checkpoint request did. */
+export type BackgroundResult = 'started' | 'in-progress' | 'disabled'
+
+/** The reason SAVE fails without persistence (the whole error line). */
+export const PERSISTENCE_DISABLED = 'ERR persistence is disabled (appendonly no): there is nothing to save to'
+
 export interface Persistence {
   /** Whether writes go to a durable log (INFO `aof_enabled`, CONFIG GET appendonly). */
   readonly aofEnabled: boolean
   /** SAVE and SHUTDOWN: a checkpoint now; resolves once durable, rejects with the reason. */
   save(): Promise<void>
   /** BGSAVE: starts a checkpoint in the background unless one is running. */
-  backgroundSave(): 'started' | 'in-progress'
+  backgroundSave(): BackgroundResult
   /** BGREWRITEAOF: compacts the log (a checkpoint) unless one is running. */
-  rewriteLog(): 'started' | 'in-progress'
+  rewriteLog(): BackgroundResult
   /** LASTSAVE: when the last successful checkpoint finished (ms), or start-up time. */
   lastSave(): number
   /** Writes since the last checkpoint (INFO rdb_changes_since_last_save; SAVE points). */
@@ -33,36 +39,35 @@ export interface Persistence {
   close(): Promise<void>
 }
 
-/** No durable storage: checkpoints have nothing to write, so they succeed at once. */
+/**
+ * No durable storage (`appendonly no`, tests, embedding): the data lives only in memory, so
+ * SAVE/BGSAVE/BGREWRITEAOF refuse rather than pretend to have saved anything.
+ */
 export class InMemoryPersistence implements Persistence {
   readonly aofEnabled = false
-  private lastSaveAt: number
-  private saves = 0
+  private readonly startedAt: number
 
   constructor(
     private readonly changes: () => number = () => 0,
     now: number = Date.now(),
   ) {
-    this.lastSaveAt = now
+    this.startedAt = now
   }
 
   save(): Promise<void> {
-    this.lastSaveAt = Date.now()
-    this.saves++
-    return Promise.resolve()
+    return Promise.reject(new Error(PERSISTENCE_DISABLED))
   }
 
-  backgroundSave(): 'started' {
-    void this.save()
-    return 'started'
+  backgroundSave(): BackgroundResult {
+    return 'disabled'
   }
 
-  rewriteLog(): 'started' {
-    return 'started'
+  rewriteLog(): BackgroundResult {
+    return 'disabled'
   }
 
   lastSave(): number {
-    return this.lastSaveAt
+    return this.startedAt
   }
 
   changesSinceLastSave(): number {
@@ -73,9 +78,9 @@ export class InMemoryPersistence implements Persistence {
     return [
       ['rdb_changes_since_last_save', this.changesSinceLastSave()],
       ['rdb_bgsave_in_progress', 0],
-      ['rdb_last_save_time', Math.floor(this.lastSaveAt / 1000)],
+      ['rdb_last_save_time', Math.floor(this.startedAt / 1000)],
       ['rdb_last_bgsave_status', 'ok'],
-      ['rdb_saves', this.saves],
+      ['rdb_saves', 0],
       ['aof_enabled', 0],
       ['aof_rewrite_in_progress', 0],
       ['aof_last_bgrewrite_status', 'ok'],

@@ -231,7 +231,8 @@ export class RedustServer {
     if (this.shutdownPromise !== undefined) return this.shutdownPromise
     const run = async (): Promise<string | undefined> => {
       this.log.warn({ reason: options.reason }, 'User requested shutdown...')
-      const save = options.save ?? this.config.settings.save.length > 0
+      // Without durable storage there is nothing to snapshot to (appendonly no).
+      const save = (options.save ?? this.config.settings.save.length > 0) && this.persistence.aofEnabled
       if (save) {
         this.log.info('Saving the final snapshot before exiting.')
         try {
@@ -265,8 +266,8 @@ export class RedustServer {
       for (const t of this.timers) clearInterval(t)
       await this.tcp.close()
       try {
-        await this.engine.close()
         await this.persistence.close()
+        await this.engine.close()
       } catch (err) {
         this.log.error({ err: String(err) }, 'error while closing the log')
       }

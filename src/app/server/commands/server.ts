@@ -16,6 +16,8 @@ import { aclCategories, commandDocs, commandInfo, isContainer } from '../command
 import { globMatch } from '../config.js'
 import type { ServerContext } from '../context.js'
 import { infoText } from '../info.js'
+import { PERSISTENCE_DISABLED } from '../persistence.js'
+import { CheckpointInProgressError } from '../../../infra/log/aofLog.js'
 import { ASYNC_REPLY, command, container, helpReply, meta, NO_REPLY_MARKER, type Subcommand } from './meta.js'
 
 const simple = (value: string): Reply => ({ type: 'simple', value })
@@ -64,7 +66,9 @@ export const serverCommands = (ctx: ServerContext): ExternalCommand[] => {
     (session) => {
       clientOf(session).pending = deferred(ctx.persistence.save(), OK, (err) => {
         ctx.log.warn({ err: String(err) }, 'SAVE failed')
-        return err instanceof Error && /in progress/i.test(err.message) ? error('ERR Background save already in progress') : error('ERR')
+        if (err instanceof CheckpointInProgressError) return error('ERR Background save already in progress')
+        // Redis answers a failed SAVE with a bare "-ERR"; a refusal with a reason keeps it.
+        return err instanceof Error && err.message.startsWith('ERR ') ? error(err.message) : error('ERR')
       })
       return ASYNC_REPLY
     },
@@ -74,16 +78,21 @@ export const serverCommands = (ctx: ServerContext): ExternalCommand[] => {
     meta('bgsave', -1, ['admin', 'noscript'], 'server', '1.0.0', 'Asynchronously save the dataset to disk', 'O(1)', '[SCHEDULE]'),
     (_session, args) => {
       if (args.length > 1 || (args.length === 1 && args[0]!.toLowerCase() !== 'schedule')) return Errors.syntax
-      return ctx.persistence.backgroundSave() === 'started' ? simple('Background saving started') : error('ERR Background save already in progress')
+      const result = ctx.persistence.backgroundSave()
+      if (result === 'disabled') return error(PERSISTENCE_DISABLED)
+      return result === 'started' ? simple('Background saving started') : error('ERR Background save already in progress')
     },
   )
 
   const bgrewriteaof = command(
     meta('bgrewriteaof', 1, ['admin', 'noscript'], 'server', '1.0.0', 'Asynchronously rewrite the append-only file', 'O(1)'),
-    () =>
-      ctx.persistence.rewriteLog() === 'started'
+    () => {
+      const result = ctx.persistence.rewriteLog()
+      if (result === 'disabled') return error(PERSISTENCE_DISABLED)
+      return result === 'started'
         ? simple('Background append only file rewriting started')
-        : error('ERR Background append only file rewriting already in progress'),
+        : error('ERR Background append only file rewriting already in progress')
+    },
   )
 
   // -------------------------------------------------------------------------------------------

@@ -1,0 +1,23 @@
+#!/usr/bin/env node
+/**
+ * The `redust` binary. Each subcommand lives in its own module under app/cli/ and registers
+ * itself on the program here, so adding one (`log`, `replay`, `history`, `diff`, `dump`) is one
+ * import and one line in {@link SUBCOMMANDS}.
+ *
+ * @category cli
+ */
+import { Command } from 'commander'
+import { registerServe } from './cli/serve.js'
+import { REDUST_VERSION } from './server/server.js'
+
+/** Every subcommand's registration, in `redust --help` order. */
+const SUBCOMMANDS: ReadonlyArray<(program: Command) => void> = [registerServe]
+
+const program = new Command('redust')
+  .description('Redust: a Redis-compatible, event-sourced in-memory database')
+  .version(REDUST_VERSION, '-v, --version')
+  .showHelpAfterError()
+
+for (const register of SUBCOMMANDS) register(program)
+
+await program.parseAsync(process.argv)

@@ -527,6 +527,11 @@ export class AofLog implements EventLog {
     this.segmentBytes += len
     this.writtenSeq = b.lastSeq
     this.dirty = true
+    if (this.failed !== undefined) {
+      // An fdatasync failed while this write was in flight: no later sync can vouch for it.
+      b.commit.reject(new LogWriteError(this.failed.reason))
+      return
+    }
     if (this.policy === 'always') {
       this.syncWaiters.push(b)
       this.kickSync()
@@ -541,7 +546,7 @@ export class AofLog implements EventLog {
 
   /** `always`: starts an fdatasync for the batches written so far, unless one is running. */
   private kickSync(): void {
-    if (this.syncing !== undefined || this.syncWaiters.length === 0 || this.rotating) return
+    if (this.syncing !== undefined || this.syncWaiters.length === 0 || this.rotating || this.failed !== undefined) return
     const waiters = this.syncWaiters
     this.syncWaiters = []
     this.startSync(waiters)

@@ -108,6 +108,8 @@ export interface DocArgument {
   readonly token?: string
   readonly optional?: boolean
   readonly multiple?: boolean
+  /** The token repeats with each repetition (`[ID id [ID id ...]]`). */
+  readonly multipleToken?: boolean
   readonly arguments?: ReadonlyArray<DocArgument>
 }
 
@@ -156,8 +158,10 @@ const nameOf = (args: ReadonlyArray<DocArgument>): string =>
     .join('-')
     .slice(0, 40)
 
-const sameNames = (a: ReadonlyArray<DocArgument>, b: ReadonlyArray<DocArgument>): boolean =>
-  a.length === b.length && a.every((x, i) => x.name === b[i]!.name && x.token === b[i]!.token)
+/** `repeated` repeats `before`: same names, and the same token when the repetition has one. */
+const sameNames = (before: ReadonlyArray<DocArgument>, repeated: ReadonlyArray<DocArgument>): boolean =>
+  before.length === repeated.length &&
+  before.every((x, i) => x.name === repeated[i]!.name && (repeated[i]!.token === undefined || x.token === repeated[i]!.token))
 
 /** One alternative (a sequence) → its arguments. */
 const convertSequence = (items: ReadonlyArray<Item>): DocArgument[] => {
@@ -189,7 +193,12 @@ const convertSequence = (items: ReadonlyArray<Item>): DocArgument[] => {
       const before = out.slice(out.length - repeated.length)
       if (repeated.length > 0 && sameNames(before, repeated)) {
         out.splice(out.length - repeated.length, repeated.length)
-        out.push(repeated.length === 1 ? { ...repeated[0]!, multiple: true } : { name: nameOf(repeated), type: 'block', multiple: true, arguments: repeated })
+        if (repeated.length === 1) {
+          const first = before[0]!
+          out.push(repeated[0]!.token !== undefined ? { ...first, multiple: true, multipleToken: true } : { ...first, multiple: true })
+        } else {
+          out.push({ name: nameOf(repeated), type: 'block', multiple: true, arguments: before })
+        }
         continue
       }
       // `[x ...]`: zero or more x.
@@ -226,7 +235,7 @@ export const renderArguments = (args: ReadonlyArray<DocArgument>, separator = ' 
         a.type === 'oneof' ? renderArguments(a.arguments ?? [], '|') : a.type === 'block' ? renderArguments(a.arguments ?? [], ' ') : a.type === 'pure-token' ? '' : a.name
       const token = a.token !== undefined ? (a.type === 'pure-token' ? a.token : `${a.token} `) : ''
       let s = token + repeat
-      if (a.multiple === true) s += ` [${repeat} ...]`
+      if (a.multiple === true) s += ` [${a.multipleToken === true ? token : ''}${repeat} ...]`
       return a.optional === true ? `[${s}]` : s
     })
     .join(separator)
@@ -243,7 +252,11 @@ const argumentReply = (arg: DocArgument): Reply => {
   ]
   if (arg.type === 'key') entries.push(['key_spec_index', int(0)])
   if (arg.token !== undefined) entries.push(['token', bulk(arg.token)])
-  const flags = [...(arg.optional === true ? ['optional'] : []), ...(arg.multiple === true ? ['multiple'] : [])]
+  const flags = [
+    ...(arg.optional === true ? ['optional'] : []),
+    ...(arg.multiple === true ? ['multiple'] : []),
+    ...(arg.multipleToken === true ? ['multiple_token'] : []),
+  ]
   if (flags.length > 0) entries.push(['flags', set(flags.map(simple))])
   if (arg.arguments !== undefined) entries.push(['arguments', array(arg.arguments.map(argumentReply))])
   return map(entries)

@@ -34,6 +34,14 @@ import { InMemoryPersistence, type Persistence } from './persistence.js'
 export const PROTECTED_MODE_DENIED =
   "DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside."
 
+/**
+ * Redis's protected mode: with `protected-mode yes` and no password, only loopback clients may
+ * connect (Redis 7.0 applies it whatever `bind` says; binding to loopback only, the default,
+ * makes it moot).
+ */
+export const protectedModeDenies = (settings: Readonly<Settings>, isLoopback: boolean): boolean =>
+  settings['protected-mode'] && settings.requirepass === '' && !isLoopback
+
 /** Redust's version, from package.json (same relative path from src/ and dist/). */
 export const REDUST_VERSION: string = (() => {
   try {
@@ -169,7 +177,7 @@ export class RedustServer {
 
   private accept(control: ConnectionControl): ConnectionHandler | Reply {
     const settings = this.config.settings
-    if (settings['protected-mode'] && settings.requirepass === '' && !control.isLoopback) {
+    if (protectedModeDenies(settings, control.isLoopback)) {
       this.log.warn({ client: control.remoteAddress }, 'connection refused: protected mode')
       return { type: 'error', message: PROTECTED_MODE_DENIED }
     }

@@ -65,7 +65,7 @@ const startServer = async (name, fsync) => {
   const [cmd, argv] =
     name === 'redis'
       ? ['redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', fsync, '--daemonize', 'no', '--loglevel', 'warning']]
-      : [process.execPath, [join(ROOT, 'dist/app/cli.main.js'), 'serve', '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', fsync, '--loglevel', 'warn']]
+      : [process.execPath, [join(ROOT, 'dist/app/cli.main.js'), 'serve', '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', fsync, '--loglevel', 'warning']]
   const child = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'inherit'] })
   children.add(child)
   for (let i = 0; i < 200 && !(await ping(port)); i++) await sleep(50)

@@ -8,10 +8,11 @@
  */
 import { Command } from 'commander'
 import { registerServe } from './cli/serve.js'
+import { registerInspectCommands } from './cli/inspect/index.js'
 import { REDUST_VERSION } from './server/server.js'
 
 /** Every subcommand's registration, in `redust --help` order. */
-const SUBCOMMANDS: ReadonlyArray<(program: Command) => void> = [registerServe]
+const SUBCOMMANDS: ReadonlyArray<(program: Command) => void> = [registerServe, registerInspectCommands]
 
 const program = new Command('redust')
   .description('Redust: a Redis-compatible, event-sourced in-memory database')

@@ -126,6 +126,11 @@ export interface NetStats {
 const MAX_HELD_REPLIES = 16 * 1024
 /** Stop executing a client's pipeline while this much encoded output is unsent. */
 const OUTPUT_HIGH_WATER = 4 * 1024 * 1024
+/**
+ * Unsolicited output (MONITOR) cannot be throttled by not reading: a client that lets more than
+ * this pile up is disconnected, like Redis's hard `client-output-buffer-limit` for pubsub.
+ */
+const PUSH_HARD_LIMIT = 32 * 1024 * 1024
 
 export class TcpServer {
   private readonly servers: net.Server[] = []
@@ -320,7 +325,12 @@ class Connection implements ConnectionControl {
   }
 
   push(reply: Reply): void {
-    if (this.destroyed || this.handler === undefined) return
+    if (this.destroyed || this.closing || this.handler === undefined) return
+    if (this.outputBufferBytes() > PUSH_HARD_LIMIT) {
+      this.server.options.log?.('warn', 'Client scheduled to be closed ASAP for overcoming of output buffer limits.', { client: this.remoteAddress })
+      this.kill()
+      return
+    }
     this.emit(reply, this.handler.protocol())
     if (!this.flushScheduled) {
       this.flushScheduled = true

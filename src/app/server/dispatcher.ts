@@ -20,6 +20,7 @@ import type { Protocol } from '../../infra/resp/encoder.js'
 import type { Client } from './client.js'
 import { authRequired, NOAUTH } from './commands/connection.js'
 import { ASYNC_REPLY, NO_REPLY_MARKER } from './commands/meta.js'
+import { isContainer } from './commandDocs.js'
 import type { ServerContext } from './context.js'
 
 const bump = (map: Map<string, number>, key: string, by = 1): void => {
@@ -102,8 +103,14 @@ export class ClientHandler implements ConnectionHandler {
   private refuseUnauthenticated(argv: ReadonlyArray<string>): Reply | undefined {
     const lower = argv[0]!.toLowerCase()
     const meta = this.ctx.lookup(lower)
-    // Unknown commands and arity errors are reported as such, before authentication (Redis).
+    // Unknown commands and arity errors are reported as such, before authentication (Redis),
+    // and so are unknown subcommands and subcommand arity errors of CLIENT, CONFIG, COMMAND.
     if (meta === undefined || !arityOk(meta.arity, argv.length) || meta.flags.includes('no_auth')) return undefined
+    if (isContainer(meta) && argv.length >= 2) {
+      const fullName = `${lower}|${argv[1]!.toLowerCase()}`
+      const sub = meta.subcommands.find((m) => m.name === fullName)
+      if (sub === undefined || !arityOk(sub.arity, argv.length)) return undefined
+    }
     bump(this.ctx.stats.rejected, lower)
     this.ctx.stats.countError('NOAUTH')
     return NOAUTH

@@ -262,6 +262,11 @@ export const connectionCommands = (ctx: ServerContext): ExternalCommand[] => {
       }
       return Errors.syntax
     }),
+    sub('no-evict', 3, STD, '7.0.0', 'Set client eviction mode for the current connection', 'ON|OFF', (_session, [mode]) => {
+      // Redust never evicts clients (no maxmemory-clients), so both modes hold trivially.
+      const m = mode!.toLowerCase()
+      return m === 'on' || m === 'off' ? OK : Errors.syntax
+    }),
     sub(
       'kill',
       -3,
@@ -374,6 +379,8 @@ export const connectionCommands = (ctx: ServerContext): ExternalCommand[] => {
             '    Set client meta attr. Options are:',
             '    * LIB-NAME: the client lib name.',
             '    * LIB-VER: the client lib version.',
+            'NO-EVICT (ON|OFF)',
+            '    Protect current client connection from eviction.',
           ]),
       },
     ],

@@ -58,6 +58,23 @@ describe('redust serve', () => {
     expect(p.output.text).toContain('Snapshot saved on disk')
   })
 
+  it('answers SAVE, BGSAVE, BGREWRITEAOF and LASTSAVE, and exits 0 on SIGTERM during a BGSAVE', async () => {
+    const dir = workDir()
+    const p = await serve(['--port', '0', '--dir', dir])
+    const before = Math.floor(Date.now() / 1000) - 1
+    await cli(p.port, 'set', 'k', 'v')
+    expect((await cli(p.port, 'save')).stdout).toBe('OK\n')
+    expect(Number((await cli(p.port, 'lastsave')).stdout)).toBeGreaterThanOrEqual(before)
+    expect((await cli(p.port, 'info', 'persistence')).stdout).toContain('rdb_changes_since_last_save:0')
+    expect((await cli(p.port, 'bgrewriteaof')).stdout).toMatch(/^(Background append only file rewriting started|ERR Background append only file rewriting already in progress)\n/)
+    await cli(p.port, 'set', 'k2', 'v2')
+    expect((await cli(p.port, 'bgsave')).stdout).toMatch(/^(Background saving started|ERR Background save already in progress)\n/)
+    expect(await p.stop('SIGTERM')).toBe(0)
+    expect(p.output.text).toContain('Snapshot saved on disk')
+    const again = await serve(['--port', '0', '--dir', dir])
+    expect((await cli(again.port, 'mget', 'k', 'k2')).stdout).toBe('v\nv2\n')
+  })
+
   it('reads a redis.conf-style file, with command-line options taking precedence', async () => {
     const dir = workDir()
     const conf = path.join(dir, 'redust.conf')

@@ -44,6 +44,9 @@ export class DurablePersistence implements Persistence {
     this.start('auto')
   }
 
+  /** The checkpoint this adapter started last, while it runs. */
+  private running: Promise<unknown> | undefined
+
   /** Starts a checkpoint at the engine's current (state, seq); never rejects. */
   private start(kind: string): Promise<void> {
     return this.checkpoint().then(
@@ -57,14 +60,27 @@ export class DurablePersistence implements Persistence {
   }
 
   private async checkpoint(): Promise<number> {
-    const result = await this.log.checkpoint(this.engine.state, this.engine.seq)
-    this.saves++
-    this.lastBgsaveStatus = 'ok'
-    return result.ms
+    const run = this.log.checkpoint(this.engine.state, this.engine.seq)
+    this.running = run
+    try {
+      const result = await run
+      this.saves++
+      this.lastBgsaveStatus = 'ok'
+      return result.ms
+    } finally {
+      if (this.running === run) this.running = undefined
+    }
   }
 
-  save(): Promise<void> {
-    return this.checkpoint().then(() => undefined)
+  async save(options: { readonly waitForRunning?: boolean } = {}): Promise<void> {
+    if (options.waitForRunning === true) {
+      // Shutdown: let a running checkpoint finish (Redis kills its child; ours is cheap to wait
+      // for), then cut a final one covering every record.
+      while (this.log.stats().checkpointInProgress) {
+        await (this.running?.catch(() => undefined) ?? new Promise((resolve) => setTimeout(resolve, 10)))
+      }
+    }
+    await this.checkpoint()
   }
 
   backgroundSave(): 'started' | 'in-progress' {

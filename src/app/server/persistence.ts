@@ -23,8 +23,12 @@ export const PERSISTENCE_DISABLED = 'ERR persistence is disabled (appendonly no)
 export interface Persistence {
   /** Whether writes go to a durable log (INFO `aof_enabled`, CONFIG GET appendonly). */
   readonly aofEnabled: boolean
-  /** SAVE and SHUTDOWN: a checkpoint now; resolves once durable, rejects with the reason. */
-  save(): Promise<void>
+  /**
+   * SAVE and SHUTDOWN: a checkpoint now; resolves once durable, rejects with the reason. SAVE
+   * refuses while a background checkpoint runs (Redis); SHUTDOWN passes `waitForRunning` to let
+   * it finish first and then take its own.
+   */
+  save(options?: { readonly waitForRunning?: boolean }): Promise<void>
   /** BGSAVE: starts a checkpoint in the background unless one is running. */
   backgroundSave(): BackgroundResult
   /** BGREWRITEAOF: compacts the log (a checkpoint) unless one is running. */

@@ -244,7 +244,7 @@ export class RedustServer {
       if (save) {
         this.log.info('Saving the final snapshot before exiting.')
         try {
-          await this.persistence.save()
+          await this.persistence.save({ waitForRunning: true })
           this.log.info('Snapshot saved on disk')
         } catch (err) {
           this.log.error({ err: String(err) }, 'Error trying to save the DB, can\'t exit.')

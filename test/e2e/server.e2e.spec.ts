@@ -118,6 +118,19 @@ describe('protocol errors', () => {
     expect(await good.roundTrip(cmd('GET', 'before-error'), '$1\r\n1\r\n')).toBe('$1\r\n1\r\n')
   })
 
+  it('close the connection on a protocol desync (a NUL hiding the line end), as Redis protocol.tcl checks', async () => {
+    const cases: ReadonlyArray<readonly [string, string]> = [
+      ['\x00', '-ERR Protocol error: too big inline request\r\n'],
+      ['*\x00', '-ERR Protocol error: too big mbulk count string\r\n'],
+      ['$\x00', '-ERR Protocol error: too big inline request\r\n'],
+    ]
+    for (const [start, reply] of cases) {
+      const c = await connect()
+      c.send(start + `${'A'.repeat(1024)}\n`.repeat(100))
+      expect(await c.untilClosed()).toBe(reply)
+    }
+  })
+
   it('treat *0 and negative counts as empty requests', async () => {
     const c = await connect()
     expect(await c.roundTrip('*0\r\n*-10\r\nPING\r\n', '+PONG\r\n')).toBe('+PONG\r\n')

@@ -278,6 +278,8 @@ class Connection implements ConnectionControl {
   private readingPaused = false
   private waitingDrain = false
   private flushScheduled = false
+  /** Our side is closed and every byte handed to the kernel. */
+  private finished = false
 
   constructor(
     private readonly socket: net.Socket,
@@ -358,7 +360,12 @@ class Connection implements ConnectionControl {
   // -------------------------------------------------------------------------------------------
 
   private onData(chunk: Buffer): void {
-    if (this.closing || this.destroyed) return
+    if (this.closing || this.destroyed) {
+      // Still sending after we finished answering (a client streaming past a protocol error):
+      // everything is written, so drop the connection now instead of waiting for the timeout.
+      if (this.finished) this.socket.destroy()
+      return
+    }
     const stats = this.server.stats
     stats.netInputBytes += chunk.length
     stats.readsProcessed++
@@ -528,6 +535,7 @@ class Connection implements ConnectionControl {
 
   private endSocket(): void {
     if (this.destroyed) return
+    this.socket.once('finish', () => (this.finished = true))
     this.socket.end()
     // A peer that never reads must not keep the connection alive forever.
     setTimeout(() => this.socket.destroy(), 10_000).unref()

@@ -27,6 +27,7 @@ import { DATABASE_COUNT, type Bytes, type EpochMs, type Key } from '../domain/pr
 import { array, error, Errors, NIL_ARRAY, OK, QUEUED, type Reply } from '../domain/reply.js'
 import { MemoryLog, type EventLog } from './eventLog.js'
 import { ExpiryIndex } from './expiryIndex.js'
+import { WatchRegistry, type WatchedKey, type Watcher } from './watch.js'
 
 // ---------------------------------------------------------------------------------------------
 // capabilities
@@ -43,15 +44,8 @@ export const systemClock: Clock = { now: () => Date.now() }
 // sessions, replies, extensions
 // ---------------------------------------------------------------------------------------------
 
-interface WatchedKey {
-  readonly db: number
-  readonly key: Key
-  /** Redis 7: a key already expired at WATCH time does not abort EXEC by expiring. */
-  readonly expiredAtWatch: boolean
-}
-
 /** Per-client engine state: selected database, MULTI queue and WATCHed keys. */
-export class Session {
+export class Session implements Watcher {
   /** The client's selected database. */
   db = 0
   /** The MULTI queue while a transaction is open. */
@@ -189,8 +183,7 @@ export class Engine {
   private readonly random: () => number
   private readonly extensions = new Map<string, ExternalCommand>()
   private nextSessionId = 1
-  /** db → key → sessions watching it. */
-  private readonly watchers = new Map<number, Map<Key, Set<Session>>>()
+  private readonly watches = new WatchRegistry()
   private readonly expiryIndex = new ExpiryIndex()
   private readonly activeExpiryBatch: number
   private expiryTimer: ReturnType<typeof setTimeout> | undefined
@@ -247,7 +240,7 @@ export class Engine {
   closeSession(session: Session): void {
     session.queue = undefined
     session.queueFailed = false
-    this.unwatchAll(session)
+    this.watches.unwatchAll(session)
   }
 
   dbsize(db: number): number {
@@ -282,7 +275,11 @@ export class Engine {
 
     const tx = TRANSACTION_NAMES.get(name)
     if (tx !== undefined) {
-      if (!arityOk(tx.arity, argv.length)) return this.queueError(session, Errors.wrongArity(name))
+      if (!arityOk(tx.arity, argv.length)) {
+        // Redis's `rejectCommand` on EXEC discards the transaction (and the watches) at once.
+        if (name === 'exec') return this.execAbort(session, `wrong number of arguments for 'exec' command`)
+        return this.queueError(session, Errors.wrongArity(name))
+      }
       return this.transactionCommand(session, name, argv)
     }
 
@@ -318,11 +315,14 @@ export class Engine {
     const ctx: Context = { now: this.clock.now(), db: session.db, seed: this.random() }
     const decision = spec!.decide(parsed, this.current, ctx)
     if (decision.selectDb !== undefined) session.db = decision.selectDb
-    if (decision.events.length === 0) return decision.reply
+    if (decision.events.length === 0) {
+      this.touchWithoutEvents(decision.touched)
+      return decision.reply
+    }
     // A read that found expired keys while the log refuses writes: serve the read, log nothing.
     // The keys stay in state but read as missing, so state and log still agree (I1).
     if (failure !== undefined) return decision.reply
-    return new PendingReply(decision.reply, this.commit(ctx.now, decision.events))
+    return new PendingReply(decision.reply, this.commit(ctx.now, decision.events, decision.touched))
   }
 
   /**
@@ -355,14 +355,14 @@ export class Engine {
         return OK
       case 'watch':
         if (session.queue !== undefined) return Errors.watchInsideMulti
-        this.watch(session, argv.slice(1))
+        this.watches.watch(session, session.db, argv.slice(1), this.current, this.clock.now())
         return OK
       case 'unwatch':
         if (session.queue !== undefined) {
-          session.queue.push({ kind: 'external', run: () => (this.unwatchAll(session), OK) })
+          session.queue.push({ kind: 'external', run: () => (this.watches.unwatchAll(session), OK) })
           return QUEUED
         }
-        this.unwatchAll(session)
+        this.watches.unwatchAll(session)
         return OK
       default:
         return this.exec(session)
@@ -375,36 +375,50 @@ export class Engine {
     const failedQueue = session.queueFailed
     const writes = session.queueWrites
     const now = this.clock.now()
-    const watchFailed = session.watchDirty || this.watchedKeyExpired(session, now)
-    this.endTransaction(session)
-    if (failedQueue) return Errors.execAbort
-    if (watchFailed) return NIL_ARRAY
     const failure = this.log.failure()
     if (writes && failure !== undefined) {
       this.stats.rejectedWrites++
-      return refusedWrite(failure.reason)
+      return this.execAbort(session, `MISCONF ${failure.reason}`)
     }
+    const watchFailed = this.watches.failed(session, this.current, now)
+    this.endTransaction(session)
+    if (failedQueue) return Errors.execAbort
+    if (watchFailed) return NIL_ARRAY
     const ctx: Context = { now, db: session.db, seed: this.random() }
     const batch = decideBatch(queue, this.current, ctx)
     session.db = batch.db
     const reply = array(batch.replies)
-    if (batch.events.length === 0) return reply
+    if (batch.events.length === 0) {
+      this.touchWithoutEvents(batch.touched)
+      return reply
+    }
     if (failure !== undefined) return reply // read-only transaction that only found expired keys
-    return new PendingReply(reply, this.commit(now, batch.events, batch.state))
+    return new PendingReply(reply, this.commit(now, batch.events, batch.touched, batch.state))
+  }
+
+  /** Redis's `execCommandAbort`: EXEC refused before running; the transaction and watches go. */
+  private execAbort(session: Session, why: string): Reply {
+    this.endTransaction(session)
+    return error(`EXECABORT Transaction discarded because of: ${why}`.replace(/[\r\n]+/g, ' '))
   }
 
   private endTransaction(session: Session): void {
     session.queue = undefined
     session.queueFailed = false
     session.queueWrites = false
-    this.unwatchAll(session)
+    this.watches.unwatchAll(session)
   }
 
   /**
    * Steps 3 and 4 of an execution unit: append one record, then fold its events into the state.
    * `folded` is the state after the events when the caller already computed it (EXEC).
    */
-  private commit(now: EpochMs, events: ReadonlyArray<Event>, folded?: State): Promise<void> {
+  private commit(
+    now: EpochMs,
+    events: ReadonlyArray<Event>,
+    touched?: ReadonlyArray<readonly [number, Key]>,
+    folded?: State,
+  ): Promise<void> {
     const seq = this.lastSeq + 1
     const commit = this.log.append({ seq, at: now, events })
     this.lastSeq = seq
@@ -417,7 +431,8 @@ export class Engine {
       for (const event of events) after = evolve(after, event)
     }
     this.current = after
-    this.afterEvents(before, events)
+    this.afterEvents(before, events, now)
+    this.touchWithoutEvents(touched)
     this.onAppended?.(seq, events)
     return commit
   }
@@ -426,54 +441,28 @@ export class Engine {
   // WATCH
   // -------------------------------------------------------------------------------------------
 
-  private watch(session: Session, keys: ReadonlyArray<Key>): void {
-    const now = this.clock.now()
-    for (const key of keys) {
-      const id = `${session.db}\u0100${key}`
-      if (session.watched.has(id)) continue
-      const expireAt = Keyspace.getExpireAt(this.current, session.db, key)
-      session.watched.set(id, { db: session.db, key, expiredAtWatch: isPastDeadline(expireAt, now) })
-      let byKey = this.watchers.get(session.db)
-      if (byKey === undefined) this.watchers.set(session.db, (byKey = new Map()))
-      let sessions = byKey.get(key)
-      if (sessions === undefined) byKey.set(key, (sessions = new Set()))
-      sessions.add(session)
-    }
+  /** Keys a command modified without an event (Decision.touched): WATCH sees them changed. */
+  private touchWithoutEvents(touched: ReadonlyArray<readonly [number, Key]> | undefined): void {
+    if (touched === undefined || !this.watches.active) return
+    for (const [db, key] of touched) this.watches.touchKey(db, key, this.current)
   }
 
-  private unwatchAll(session: Session): void {
-    for (const { db, key } of session.watched.values()) {
-      const byKey = this.watchers.get(db)
-      const sessions = byKey?.get(key)
-      sessions?.delete(session)
-      if (sessions?.size === 0) byKey!.delete(key)
-    }
-    session.watched.clear()
-    session.watchDirty = false
-  }
-
-  /** Redis 7's `isWatchedKeyExpired`: a watched key that expired since WATCH fails EXEC. */
-  private watchedKeyExpired(session: Session, now: EpochMs): boolean {
-    for (const w of session.watched.values()) {
-      if (w.expiredAtWatch) continue
-      if (isPastDeadline(Keyspace.getExpireAt(this.current, w.db, w.key), now)) return true
-    }
-    return false
-  }
-
-  private touch(db: number, key: Key): void {
-    const sessions = this.watchers.get(db)?.get(key)
-    if (sessions !== undefined) for (const s of sessions) s.watchDirty = true
-  }
-
-  /** Redis's `touchAllWatchedKeysInDb`: watched keys that existed in the flushed/swapped dbs. */
-  private touchExisting(before: State, dbs: ReadonlyArray<number>): void {
-    for (const db of dbs) {
-      const byKey = this.watchers.get(db)
-      if (byKey === undefined) continue
-      for (const [key, sessions] of byKey) {
-        if (dbs.some((d) => Keyspace.hasKey(before, d, key))) for (const s of sessions) s.watchDirty = true
-      }
+  /**
+   * Tells WATCH what each event of a record did, against the state before and after that very
+   * event (an EXEC may flush a database it wrote to a moment earlier).
+   */
+  private touchWatched(before: State, events: ReadonlyArray<Event>, now: EpochMs): void {
+    let state = before
+    for (const event of events) {
+      const next = evolve(state, event)
+      if (event.type === 'DatabaseFlushed') this.watches.touchDatabase(event.db, undefined, state, now)
+      else if (event.type === 'AllDatabasesFlushed') {
+        for (let db = 0; db < DATABASE_COUNT; db++) this.watches.touchDatabase(db, undefined, state, now)
+      } else if (event.type === 'DatabasesSwapped') {
+        this.watches.touchDatabase(event.db, event.other, state, now)
+        this.watches.touchDatabase(event.other, event.db, state, now)
+      } else for (const [db, key] of touchedKeys(event)) this.watches.touchKey(db, key, next)
+      state = next
     }
   }
 
@@ -481,16 +470,10 @@ export class Engine {
   // after a record: WATCH invalidation and the expiry index
   // -------------------------------------------------------------------------------------------
 
-  private afterEvents(before: State, events: ReadonlyArray<Event>): void {
-    const watching = this.watchers.size > 0
+  private afterEvents(before: State, events: ReadonlyArray<Event>, now: EpochMs): void {
+    if (this.watches.active) this.touchWatched(before, events, now)
     let rebuild = false
     for (const event of events) {
-      if (watching) {
-        for (const [db, key] of touchedKeys(event)) this.touch(db, key)
-        if (event.type === 'DatabaseFlushed') this.touchExisting(before, [event.db])
-        else if (event.type === 'AllDatabasesFlushed') this.touchExisting(before, [...Array(DATABASE_COUNT).keys()])
-        else if (event.type === 'DatabasesSwapped') this.touchExisting(before, [event.db, event.other])
-      }
       switch (event.type) {
         case 'ValueSet':
           if (event.expireAt !== null) this.indexDeadline(event.expireAt, event.db, event.key)

@@ -11,7 +11,7 @@
  */
 import type { Event } from './event.js'
 import type { State } from './keyspace.js'
-import type { Bytes, EpochMs } from './primitives.js'
+import type { Bytes, EpochMs, Key } from './primitives.js'
 import type { Reply } from './reply.js'
 
 /**
@@ -33,6 +33,12 @@ export interface Decision {
   readonly reply: Reply
   /** Set by SELECT: the database the client uses from now on. */
   readonly selectDb?: number
+  /**
+   * Keys the command modified in Redis's sense without changing the state (APPEND of nothing,
+   * EXPIRE/GETEX to the deadline the key already has). Nothing is logged (invariant I5), but
+   * WATCH sees these keys as changed, as Redis's `signalModifiedKey` does.
+   */
+  readonly touched?: ReadonlyArray<readonly [db: number, key: Key]>
 }
 
 /** Redis command flags we report in COMMAND INFO and use to classify commands. */

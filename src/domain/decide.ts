@@ -15,6 +15,7 @@ import { STRING_COMMANDS, type StringCommand } from './commands/strings.js'
 import type { Event } from './event.js'
 import { evolve, fold } from './evolve.js'
 import { emptyState, type State } from './keyspace.js'
+import type { Key } from './primitives.js'
 import type { Reply } from './reply.js'
 
 export { evolve, fold }
@@ -82,6 +83,8 @@ export interface BatchDecision {
   readonly db: number
   /** The state after the batch, so the caller does not fold twice. */
   readonly state: State
+  /** Every command's `Decision.touched`, in order. */
+  readonly touched: ReadonlyArray<readonly [number, Key]>
 }
 
 /**
@@ -91,6 +94,7 @@ export interface BatchDecision {
 export const decideBatch = (items: ReadonlyArray<BatchItem>, state: State, ctx: Context): BatchDecision => {
   const events: Event[] = []
   const replies: Reply[] = []
+  const touched: Array<readonly [number, Key]> = []
   let current = state
   let db = ctx.db
   for (const item of items) {
@@ -108,10 +112,11 @@ export const decideBatch = (items: ReadonlyArray<BatchItem>, state: State, ctx: 
           current = evolve(current, event)
         }
         if (decision.selectDb !== undefined) db = decision.selectDb
+        if (decision.touched !== undefined) touched.push(...decision.touched)
         replies.push(decision.reply)
         break
       }
     }
   }
-  return { events, replies, db, state: current }
+  return { events, replies, db, state: current, touched }
 }

@@ -332,3 +332,97 @@ describe('the active-expiry timer', () => {
     }
   })
 })
+
+describe('WATCH edge cases, as Redis 7.0 (regressions found by the model test)', () => {
+  const execAfter = (engine: Engine, watcher: Session, steps: () => void): Reply => {
+    steps()
+    exec(engine, watcher, 'MULTI')
+    return exec(engine, watcher, 'EXEC')
+  }
+  const empty: Reply = { type: 'array', items: [] }
+  const nilArray: Reply = { type: 'nilArray' }
+
+  it('EXEC with arguments aborts and discards the transaction and the watches', () => {
+    const { engine } = setup()
+    const a = engine.newSession()
+    exec(engine, a, 'MULTI')
+    exec(engine, a, 'SET', 'k', 'v')
+    expect(exec(engine, a, 'EXEC', 'x')).toEqual(err("EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command"))
+    expect(a.inTransaction()).toBe(false)
+    const b = engine.newSession()
+    exec(engine, a, 'WATCH', 'k')
+    exec(engine, a, 'EXEC', 'x')
+    exec(engine, b, 'SET', 'k', '1')
+    expect(execAfter(engine, a, () => undefined)).toEqual(empty)
+  })
+
+  it('FLUSHALL only fails watchers of keys that existed in their own database', () => {
+    const { engine } = setup()
+    const a = engine.newSession()
+    const b = engine.newSession()
+    exec(engine, a, 'SELECT', '2')
+    exec(engine, a, 'SET', 'w', '0')
+    expect(execAfter(engine, b, () => (exec(engine, b, 'WATCH', 'w'), exec(engine, a, 'FLUSHALL')))).toEqual(empty)
+  })
+
+  it('a key already expired at WATCH that is then lazily deleted is no change', () => {
+    const { engine, clock } = setup()
+    const a = engine.newSession()
+    const b = engine.newSession()
+    exec(engine, a, 'SET', 'w', 'v', 'PX', '10')
+    clock.ms += 20
+    expect(execAfter(engine, b, () => (exec(engine, b, 'WATCH', 'w'), exec(engine, a, 'GET', 'w')))).toEqual(empty)
+  })
+
+  it('a key expired at WATCH, lazily deleted and then written again fails EXEC', () => {
+    const { engine, clock } = setup()
+    const a = engine.newSession()
+    const b = engine.newSession()
+    exec(engine, a, 'SET', 'w', 'v', 'PX', '10')
+    clock.ms += 20
+    expect(execAfter(engine, b, () => (exec(engine, b, 'WATCH', 'w'), exec(engine, a, 'GET', 'w'), exec(engine, a, 'SET', 'w', 'x')))).toEqual(nilArray)
+  })
+
+  it('a key expired at WATCH and written again fails EXEC (Redis 7.0.15 would run it: see ARCHITECTURE.md)', () => {
+    const { engine, clock } = setup()
+    const a = engine.newSession()
+    const b = engine.newSession()
+    exec(engine, a, 'SET', 'w', 'v', 'PX', '10')
+    clock.ms += 20
+    expect(execAfter(engine, b, () => (exec(engine, b, 'WATCH', 'w'), exec(engine, a, 'SET', 'w', 'x')))).toEqual(nilArray)
+  })
+
+  it('SWAPDB bringing in a key that is already expired is no change', () => {
+    const { engine, clock } = setup()
+    const a = engine.newSession()
+    const b = engine.newSession()
+    exec(engine, a, 'SELECT', '3')
+    exec(engine, a, 'SET', 'w', 'x', 'PX', '20')
+    clock.ms += 50
+    expect(execAfter(engine, b, () => (exec(engine, b, 'WATCH', 'w'), exec(engine, a, 'SWAPDB', '3', '0')))).toEqual(empty)
+  })
+
+  it('a flush inside EXEC sees the keys written earlier in the same transaction', () => {
+    const { engine } = setup()
+    const a = engine.newSession()
+    const b = engine.newSession()
+    exec(engine, b, 'WATCH', 'w')
+    exec(engine, a, 'MULTI')
+    exec(engine, a, 'SELECT', '2')
+    exec(engine, a, 'SET', 'w', '1')
+    exec(engine, a, 'SWAPDB', '0', '2')
+    exec(engine, a, 'EXEC')
+    expect(execAfter(engine, b, () => undefined)).toEqual(nilArray)
+  })
+
+  it('APPEND of nothing and EXPIRE to the same deadline log nothing but fail watchers', () => {
+    const { engine, log } = setup()
+    const a = engine.newSession()
+    const b = engine.newSession()
+    exec(engine, a, 'SET', 'w', 'v', 'EXAT', '1800000000')
+    const records = log.records.length
+    expect(execAfter(engine, b, () => (exec(engine, b, 'WATCH', 'w'), exec(engine, a, 'APPEND', 'w', '')))).toEqual(nilArray)
+    expect(execAfter(engine, b, () => (exec(engine, b, 'WATCH', 'w'), exec(engine, a, 'EXPIREAT', 'w', '1800000000')))).toEqual(nilArray)
+    expect(log.records.length).toBe(records)
+  })
+})

@@ -240,3 +240,15 @@ describe('binary safety', () => {
     then(run(d.events, ['GET', all]), [], bulk(all))
   })
 })
+
+describe('BITCOUNT and BITPOS argument order (Redis checks some before others)', () => {
+  it('BITCOUNT with both ends negative and reversed replies 0 before looking at the unit', () => {
+    then(run([set('b', '0')], ['BITCOUNT', 'b', '-1', '-2']), [], int(0))
+    then(run([set('b', '0')], ['BITCOUNT', 'b', '-1', '-2', 'FOO']), [], int(0))
+    then(run([set('b', '0')], ['BITCOUNT', 'b', '0', '-1', 'FOO']), [], err('ERR syntax error'))
+  })
+  it('BITPOS checks the unit before the end', () => {
+    then(run([set('c', 'x')], ['BITPOS', 'c', '0', '0', 'x', 'FOO']), [], err('ERR syntax error'))
+    then(run([set('c', 'x')], ['BITPOS', 'c', '0', '0', 'x', 'BIT']), [], err('ERR value is not an integer or out of range'))
+  })
+})

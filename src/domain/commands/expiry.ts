@@ -121,7 +121,8 @@ const parseExpire =
  *    TTL always qualifying. A refused condition replies 0 and logs nothing;
  * 4. a deadline at or before `now` deletes the key: KeysDeleted, reply 1;
  * 5. otherwise ExpirySet with the absolute deadline, reply 1 — and nothing logged when the key
- *    already had exactly that deadline (a no-op write).
+ *    already had exactly that deadline (a no-op write), though the key counts as touched for
+ *    WATCH (`Decision.touched`), as Redis signals it modified.
  *
  * Redust limit: deadlines are stored as exact JS numbers, so a future deadline above
  * 2^53 − 1 ms (the year 287396) answers "invalid expire time" where Redis would accept it up to
@@ -141,7 +142,8 @@ const decideExpire = (cmd: ExpireCommand, state: State, ctx: Context): Decision 
   if (when <= BigInt(ctx.now)) return decision(view, [keysDeleted(ctx.db, [cmd.key])], ONE)
   if (when > BigInt(Number.MAX_SAFE_INTEGER)) return read(view, Errors.invalidExpire(cmd.name))
   const at: EpochMs = Number(when)
-  if (at === current) return read(view, ONE)
+  // The same deadline again: nothing to log, but Redis signals the key as modified (WATCH).
+  if (at === current) return { events: view.events, reply: ONE, touched: [[ctx.db, cmd.key]] }
   return decision(view, [expirySet(ctx.db, cmd.key, at)], ONE)
 }
 

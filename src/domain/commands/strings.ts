@@ -295,7 +295,8 @@ export const GETEX = defineCommand<GetExCommand>({
     if (isError(deadline) || deadline === null) return read(view, isError(deadline) ? deadline : bulk(value))
     // A deadline already in the past deletes the key, as Redis's GETEX does (propagated as DEL).
     if (deadline <= ctx.now) return decision(view, [keysDeleted(ctx.db, [cmd.key])], bulk(value))
-    if (deadline === current) return read(view, bulk(value))
+    // The same deadline again: nothing to log, but Redis signals the key as modified (WATCH).
+    if (deadline === current) return { events: view.events, reply: bulk(value), touched: [[ctx.db, cmd.key]] }
     return decision(view, [expirySet(ctx.db, cmd.key, deadline)], bulk(value))
   },
 })
@@ -364,7 +365,8 @@ export const APPEND = defineCommand<AppendCommand>({
     const length = (old?.length ?? 0) + cmd.suffix.length
     if (length > MAX_STRING_BYTES) return read(view, Errors.stringTooLong)
     if (old === undefined) return decision(view, [valueSet(ctx.db, cmd.key, cmd.suffix, null)], int(length))
-    if (cmd.suffix.length === 0) return read(view, int(length))
+    // Appending nothing changes nothing, but Redis still signals the key as modified (WATCH).
+    if (cmd.suffix.length === 0) return { events: view.events, reply: int(length), touched: [[ctx.db, cmd.key]] }
     return decision(view, [valueAppended(ctx.db, cmd.key, cmd.suffix)], int(length))
   },
 })
@@ -602,19 +604,10 @@ interface BitRange {
   readonly unit: 'BYTE' | 'BIT'
 }
 
-const parseRange = (args: ReadonlyArray<Bytes>, from: number): BitRange | ParseError | undefined => {
-  if (args.length <= from) return undefined
-  const start = parseInteger(args[from]!)
-  if (start === undefined) return Errors.notInteger as ParseError
-  if (args.length === from + 1) return { start, end: undefined, unit: 'BYTE' }
-  const end = parseInteger(args[from + 1]!)
-  if (end === undefined) return Errors.notInteger as ParseError
-  if (args.length === from + 2) return { start, end, unit: 'BYTE' }
-  if (args.length === from + 3) {
-    const unit = upper(args[from + 2]!)
-    if (unit === 'BYTE' || unit === 'BIT') return { start, end, unit }
-  }
-  return Errors.syntax as ParseError
+const unitOf = (arg: string | undefined): 'BYTE' | 'BIT' | undefined => {
+  if (arg === undefined) return 'BYTE'
+  const u = upper(arg)
+  return u === 'BYTE' || u === 'BIT' ? u : undefined
 }
 
 const POPCOUNT = Uint8Array.from({ length: 256 }, (_, i) => {
@@ -645,14 +638,22 @@ export interface BitCountCommand {
 export const BITCOUNT = defineCommand<BitCountCommand>({
   ...meta('bitcount', -2, ['readonly'], [1, 1, 1], '2.6.0', 'Count set bits in a string', 'O(N)', 'key [start end [BYTE|BIT]]', 'bitmap'),
   parse: (args) => ({ type: 'BITCOUNT', key: args[0]!, rangeArgs: args.slice(1) }),
+  /** Redis's order: key lookup, start, end, "both negative and reversed → 0", then the unit. */
   decide: (cmd, state, ctx) => {
     const view = new LiveView(state, ctx.now)
     const value = view.get(ctx.db, cmd.key)
     if (value === undefined) return read(view, ZERO)
-    if (cmd.rangeArgs.length === 1 || cmd.rangeArgs.length > 3) return read(view, Errors.syntax)
-    const parsed = parseRange(cmd.rangeArgs, 0)
-    if (parsed !== undefined && 'type' in parsed) return read(view, parsed)
-    const range = parsed ?? { start: 0, end: -1, unit: 'BYTE' as const }
+    const args = cmd.rangeArgs
+    let range: BitRange = { start: 0, end: -1, unit: 'BYTE' }
+    if (args.length === 2 || args.length === 3) {
+      const start = parseInteger(args[0]!)
+      const end = start === undefined ? undefined : parseInteger(args[1]!)
+      if (start === undefined || end === undefined) return read(view, Errors.notInteger)
+      if (start < 0 && end < 0 && start > end) return read(view, ZERO)
+      const unit = unitOf(args[2])
+      if (unit === undefined) return read(view, Errors.syntax)
+      range = { start, end, unit }
+    } else if (args.length !== 0) return read(view, Errors.syntax)
     const bits = range.unit === 'BIT'
     const span = normalizeRange(range.start, range.end ?? -1, bits ? value.length * 8 : value.length)
     if (span === undefined) return read(view, ZERO)
@@ -681,14 +682,27 @@ export const BITPOS = defineCommand<BitPosCommand>({
     if (bitArg !== '0' && bitArg !== '1') return error('ERR The bit argument must be 1 or 0.') as ParseError
     return { type: 'BITPOS', key: args[0]!, bit: bitArg === '1' ? 1 : 0, rangeArgs: args.slice(2) }
   },
+  /** Redis's order: bit, key lookup, start, the unit (before end!), end. */
   decide: (cmd, state, ctx) => {
     const view = new LiveView(state, ctx.now)
     const value = view.get(ctx.db, cmd.key)
     // Redis: a missing key is an empty string — looking for 1 gives -1, looking for 0 gives 0.
     if (value === undefined) return read(view, int(cmd.bit === 1 ? -1 : 0))
-    if (cmd.rangeArgs.length > 3) return read(view, Errors.syntax)
-    const range = parseRange(cmd.rangeArgs, 0)
-    if (range !== undefined && 'type' in range) return read(view, range)
+    const args = cmd.rangeArgs
+    if (args.length > 3) return read(view, Errors.syntax)
+    let range: BitRange | undefined
+    if (args.length > 0) {
+      const start = parseInteger(args[0]!)
+      if (start === undefined) return read(view, Errors.notInteger)
+      const unit = unitOf(args[2])
+      if (unit === undefined) return read(view, Errors.syntax)
+      let end: number | undefined
+      if (args.length >= 2) {
+        end = parseInteger(args[1]!)
+        if (end === undefined) return read(view, Errors.notInteger)
+      }
+      range = { start, end, unit }
+    }
     const bits = range?.unit === 'BIT'
     const length = bits ? value.length * 8 : value.length
     const span = normalizeRange(range?.start ?? 0, range?.end ?? -1, length)

@@ -62,7 +62,7 @@ const command: fc.Arbitrary<string[]> = fc.oneof(
   { weight: 1, arbitrary: fc.tuple(key, key, db).map(([a, b, d]) => ['COPY', a, b, 'DB', String(d), 'REPLACE']) },
   { weight: 1, arbitrary: fc.tuple(db, db).map(([a, b]) => ['SWAPDB', String(a), String(b)]) },
   { weight: 1, arbitrary: db.map((d) => ['SELECT', String(d)]) },
-  { weight: 1, arbitrary: fc.constant(['FLUSHDB']) },
+  { weight: 1, arbitrary: fc.constant<string[]>(['FLUSHDB']) },
   { weight: 1, arbitrary: fc.tuple(key, value, key).map(([k, v, j]) => ['MULTI', 'SET', k, v, 'DEL', j]) },
 )
 

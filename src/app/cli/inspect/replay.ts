@@ -122,6 +122,7 @@ export const replay = async (dir: string, o: ReplayCommandOptions, io: Io): Prom
   }
   let started = false
   let last = 0
+  let total = 0
   const result = await (async () => {
     try {
       return await replayTo(dir, o.point, o.out, {
@@ -129,8 +130,9 @@ export const replay = async (dir: string, o: ReplayCommandOptions, io: Io): Prom
         ...(bar === undefined
           ? {}
           : {
-              onProgress: (done: number, total: number) => {
+              onProgress: (done: number, all: number) => {
                 if (!started) {
+                  total = all
                   bar.start(total, 0)
                   started = true
                 }
@@ -143,7 +145,10 @@ export const replay = async (dir: string, o: ReplayCommandOptions, io: Io): Prom
             }),
       })
     } finally {
-      if (started) bar?.stop()
+      if (started) {
+        bar?.update(total) // the point is reached: the rest of the log is not needed
+        bar?.stop()
+      }
     }
   })()
   io.line(

@@ -10,6 +10,7 @@
  */
 import Table from 'cli-table3'
 import { EVENT_TYPES, touchedKeys, type EventType } from '../../../domain/event.js'
+import { DATABASE_COUNT } from '../../../domain/primitives.js'
 import type { LogProblem } from '../../../infra/log/logReader.js'
 import { damageError, describeAt, fileSizes, streamRecords } from './dataDir.js'
 import { EXIT_OK, type Io } from './io.js'
@@ -49,7 +50,15 @@ export const collectStats = async (dir: string, o: Pick<StatsOptions, 'top' | 'b
   let ats = new Float64Array(1 << 16)
   const byType = new Map<EventType, number>()
   for (const t of EVENT_TYPES) byType.set(t, 0)
-  const writes = new Map<string, number>()
+  // Writes per key, one map per database (keys as they are: no concatenation on the hot path).
+  // A mutable counter object per key: one hash lookup per event once the key is known.
+  const writes = Array.from({ length: DATABASE_COUNT }, () => new Map<string, { n: number }>())
+  const bump = (db: number, key: string): void => {
+    const m = writes[db]!
+    const c = m.get(key)
+    if (c === undefined) m.set(key, { n: 1 })
+    else c.n++
+  }
 
   const result = await streamRecords(dir, {
     onRecord: (r) => {
@@ -66,10 +75,17 @@ export const collectStats = async (dir: string, o: Pick<StatsOptions, 'top' | 'b
       for (const e of r.events) {
         events++
         byType.set(e.type, byType.get(e.type)! + 1)
-        for (const [db, key] of touchedKeys(e)) {
-          // One char for the database, then the key: cheap and unambiguous.
-          const id = String.fromCharCode(48 + db) + key
-          writes.set(id, (writes.get(id) ?? 0) + 1)
+        switch (e.type) {
+          case 'ValueSet':
+          case 'ValueAppended':
+          case 'RangeOverwritten':
+          case 'ExpirySet':
+          case 'ExpiryRemoved':
+          case 'KeyExpired':
+            bump(e.db, e.key)
+            break
+          default:
+            for (const [db, key] of touchedKeys(e)) bump(db, key)
         }
       }
     },
@@ -79,11 +95,7 @@ export const collectStats = async (dir: string, o: Pick<StatsOptions, 'top' | 'b
     throw damageError(dir, problem, result.walk.lastSeq)
   }
 
-  // Top keys: a partial selection is enough, but a sort of the counters is fast and simple.
-  const top = [...writes.entries()]
-    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
-    .slice(0, o.top)
-    .map(([id, n]) => ({ db: id.charCodeAt(0) - 48, key: id.slice(1), writes: n }))
+  const top = topKeys(writes, o.top)
 
   const buckets = Math.max(1, o.buckets)
   const bucketMs = records === 0 ? 0 : niceBucket((maxAt - minAt + 1) / Math.max(1, buckets - 1))
@@ -107,6 +119,32 @@ export const collectStats = async (dir: string, o: Pick<StatsOptions, 'top' | 'b
     writeRate: { start: records === 0 ? null : start, bucketMs, counts },
     problem: problem === undefined ? null : { ...problem, description: describeAt(dir, problem) },
   }
+}
+
+/**
+ * The `n` most written keys (most writes first, then by database and key), in one pass over the
+ * counters with a small sorted buffer: sorting every distinct key would cost more than the scan.
+ */
+export const topKeys = (
+  writes: ReadonlyArray<ReadonlyMap<string, { readonly n: number }>>,
+  n: number,
+): Array<{ db: number; key: string; writes: number }> => {
+  const best: Array<{ db: number; key: string; writes: number }> = []
+  const before = (a: { db: number; key: string; writes: number }, b: { db: number; key: string; writes: number }): boolean =>
+    a.writes !== b.writes ? a.writes > b.writes : a.db !== b.db ? a.db < b.db : a.key < b.key
+  if (n <= 0) return best
+  writes.forEach((m, db) => {
+    for (const [key, { n: count }] of m) {
+      if (best.length === n && count < best[n - 1]!.writes) continue
+      const entry = { db, key, writes: count }
+      if (best.length === n && !before(entry, best[n - 1]!)) continue
+      let i = best.length
+      while (i > 0 && before(entry, best[i - 1]!)) i--
+      best.splice(i, 0, entry)
+      if (best.length > n) best.pop()
+    }
+  })
+  return best
 }
 
 const SECOND = 1000

@@ -24,7 +24,8 @@
  * ## `crash(rng, kind)` — the disk after a crash
  *
  * - `process` (kill -9): the kernel survives: every issued operation is on "disk" as the page
- *   cache shows it (fsyncgate pages included).
+ *   cache shows it (fsyncgate pages included). `reopen` gives the next process the same disk with
+ *   its durability state intact; `crash(…, 'process')` gives an image where everything is durable.
  * - `power-writeback`: the kernel wrote back every dirty page before the power went out; only
  *   writes lost to a failed fdatasync (fsyncgate) are missing. Deterministic (regression tests).
  * - `power-ordered`: the durable directory plus a random prefix of the pending directory
@@ -674,6 +675,23 @@ export class SimFileSystem implements FileSystem {
       dirs,
       note: `${kind}: kept ${keepDirOps}/${this.dirOps.length} directory ops, sector ${sector === 0 ? 'whole write' : sector}, ${torn} pieces lost or damaged`,
     }
+  }
+
+  /**
+   * A process crash (kill -9) without a power loss: kills this instance (open descriptors and
+   * undelivered completions are gone) and returns the same disk for the next process — the page
+   * cache included, with what is durable and what is not unchanged, so a later power loss can
+   * still lose what was never synced before the kill (recovery must sync what it relies on).
+   */
+  reopen(rng: Rng): SimFileSystem {
+    this.dead = true
+    this.queue.length = 0
+    const next = new SimFileSystem(rng)
+    for (const d of this.dirs) next.dirs.add(d)
+    for (const [f, inode] of this.files) next.files.set(f, inode)
+    for (const [f, inode] of this.durableFiles) next.durableFiles.set(f, inode)
+    next.dirOps = [...this.dirOps]
+    return next
   }
 
   /**

@@ -413,6 +413,8 @@ class Simulation {
 
   // persistent across cycles
   private image: DiskImage = new Map()
+  /** After a process crash: the same disk, unsynced data still unsynced. */
+  private survivor: SimFileSystem | undefined
   private readonly dirs = [path.dirname(SIM_DIR)]
   /** seq → live state right after that record (0: the initial empty state). */
   private readonly history = new Map<number, State>([[0, Keyspace.emptyState]])
@@ -493,7 +495,8 @@ class Simulation {
   private async startCycle(): Promise<void> {
     let recovered: Recovered | undefined
     for (let attempt = 0; recovered === undefined; attempt++) {
-      this.fs = new SimFileSystem(this.disk.fork(), this.image, this.dirs)
+      this.fs = this.survivor ?? new SimFileSystem(this.disk.fork(), this.image, this.dirs)
+      this.survivor = undefined
       this.fs.mode = 'manual'
       this.fs.clock = () => this.clock.now()
       const crashAfter = attempt < 3 && this.sched.chance(0.06) ? this.sched.range(1, 40) : Number.POSITIVE_INFINITY
@@ -1124,7 +1127,15 @@ class Simulation {
   private crash(kind: CrashKind): void {
     const midCheckpoint = this.checkpointRunning
     const sent = this.engine === undefined ? 0 : this.engine.seq
-    const { image, note } = this.fs.crash(this.crashRng.fork(), kind)
+    let note: string
+    let image: DiskImage
+    if (kind === 'process') {
+      this.survivor = this.fs.reopen(this.disk.fork())
+      image = new Map(this.survivor.listFiles().map((f) => [f, this.survivor!.contentOf(f)!]))
+      note = 'process crash: the page cache survives, unsynced data still unsynced'
+    } else {
+      ;({ image, note } = this.fs.crash(this.crashRng.fork(), kind))
+    }
     vi.clearAllTimers() // the dead process's everysec timer
     this.fig.crashes++
     this.fig.crashesByKind[kind]++

@@ -42,8 +42,11 @@ export const database = (state: State, db: number): Database => state.dbs[db] ??
 
 export const getValue = (state: State, db: number, key: Key): Bytes | undefined => database(state, db).values.get(key)
 
-export const getExpireAt = (state: State, db: number, key: Key): EpochMs | undefined =>
-  database(state, db).expires.get(key)
+export const getExpireAt = (state: State, db: number, key: Key): EpochMs | undefined => {
+  const expires = database(state, db).expires
+  // Most keys have no deadline: skip the hash walk when the database has none at all.
+  return expires.size === 0 ? undefined : expires.get(key)
+}
 
 export const getEntry = (state: State, db: number, key: Key): Entry | undefined => {
   const d = database(state, db)

@@ -121,7 +121,8 @@ export const applyRecords = (state: State, records: ReadonlyArray<LogRecord>): S
     }
   })
 
-const REPLAY_BATCH = 4096
+/** Records per `applyRecords` batch: larger batches copy fewer HAMT nodes (each batch re-owns them). */
+const REPLAY_BATCH = 65536
 
 // ---------------------------------------------------------------------------------------------
 // recover

@@ -225,16 +225,25 @@ export const checkLength = (len: number, remainingInFile: number): FrameProblem 
 export const checksumMatches = (buf: Buffer, at: number, len: number, seed: number): boolean =>
   buf.readUInt32LE(at + 4) === crc32c(buf, seed, at + 8, at + len)
 
-/** The header fields of a frame whose length and CRC were checked. */
-export const readFrameHeader = (buf: Buffer, at: number, len: number): FrameHeader => ({
-  len,
-  lsn: readU64(buf, at + 8),
-  kind: buf[at + 16]!,
-  flags: buf[at + 17]!,
-  schema: buf.readUInt16LE(at + 18),
-  count: buf.readUInt32LE(at + 20),
-  at: readI64(buf, at + 24),
-})
+/**
+ * The header fields of a frame whose length and CRC were checked, written into `into` when given
+ * (the scanner reuses one object per scan) or a new object.
+ */
+export const readFrameHeader = (
+  buf: Buffer,
+  at: number,
+  len: number,
+  into: { -readonly [K in keyof FrameHeader]: FrameHeader[K] } = { len: 0, lsn: 0, kind: 0, flags: 0, schema: 0, count: 0, at: 0 },
+): FrameHeader => {
+  into.len = len
+  into.lsn = readU64(buf, at + 8)
+  into.kind = buf[at + 16]!
+  into.flags = buf[at + 17]!
+  into.schema = buf.readUInt16LE(at + 18)
+  into.count = buf.readUInt32LE(at + 20)
+  into.at = readI64(buf, at + 24)
+  return into
+}
 
 /** The lsn field alone (for cheap resync filtering before a CRC). */
 export const readFrameLsn = (buf: Buffer, at: number): number => readU64(buf, at + 8)

@@ -85,7 +85,10 @@ export interface WalkReport {
 }
 
 export interface WalkOptions {
-  /** Receives each record (events decoded and validated). Return `false` to stop the walk. */
+  /**
+   * Receives each record (events decoded and validated) and where it lies; the location object is
+   * reused, so copy its fields to keep them. Return `false` to stop the walk.
+   */
   readonly onRecord?: (record: LogRecord, where: RecordLocation) => void | boolean
   /** Also deliver records the snapshot already covers (history, for the CLI). */
   readonly includeCovered?: boolean
@@ -151,6 +154,8 @@ export const walkLog = async (
       segments.push({ entry })
       break
     }
+    // One location object per segment, refilled per record (valid only during the callback).
+    const where = { file, offset: 0, length: 0 }
     let scan: SegmentScan
     try {
       scan = await scanSegment(fsys, path.join(dir, file), {
@@ -166,7 +171,9 @@ export const walkLog = async (
           const evs = decodeEvents(f.buf, f.payloadStart, f.payloadEnd, f.count)
           records++
           events += evs.length
-          return onRecord({ seq: f.lsn, at: f.at, events: evs }, { file, offset: f.offset, length: f.len }) !== false
+          where.offset = f.offset
+          where.length = f.len
+          return onRecord({ seq: f.lsn, at: f.at, events: evs }, where) !== false
         },
       })
     } catch (err) {

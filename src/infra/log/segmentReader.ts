@@ -51,7 +51,13 @@ import { PayloadError } from './eventCodec.js'
 // types
 // ---------------------------------------------------------------------------------------------
 
-/** A valid frame, as handed to the scan callback. The buffer is only valid during the call. */
+type Mutable<T> = { -readonly [K in keyof T]: T[K] }
+const EMPTY = Buffer.alloc(0)
+
+/**
+ * A valid frame, as handed to the scan callback. The object and its buffer are reused: they are
+ * only valid during the call.
+ */
 export interface FrameView extends FrameHeader {
   /** Byte offset of the frame in the file. */
   readonly offset: number
@@ -156,6 +162,8 @@ const scanOpen = async (fsys: FileSystem, fd: number, file: string, opts: ScanOp
   if (typeof header === 'string') throw new SegmentHeaderError(file, header)
   const seed = frameSeed(header)
   const onFrame = opts.onFrame
+  // One view object, refilled for every frame (the callback must not keep it).
+  const view: Mutable<FrameView> = { len: 0, lsn: 0, kind: 0, flags: 0, schema: 0, count: 0, at: 0, offset: 0, buf: EMPTY, payloadStart: 0, payloadEnd: 0 }
 
   let buf = Buffer.allocUnsafe(Math.min(opts.chunkBytes ?? DEFAULT_CHUNK, Math.max(size, FRAME_HEADER_BYTES)))
   let bufStart = SEGMENT_HEADER_BYTES // file offset of buf[0]
@@ -219,7 +227,7 @@ const scanOpen = async (fsys: FileSystem, fd: number, file: string, opts: ScanOp
         detail = 'frame checksum mismatch'
         break scan
       }
-      const h = readFrameHeader(buf, rel, len)
+      const h = readFrameHeader(buf, rel, len, view)
       if (h.lsn !== lsn) {
         reason = 'sequence'
         detail = `frame carries seq ${h.lsn}, expected ${lsn}`
@@ -234,7 +242,11 @@ const scanOpen = async (fsys: FileSystem, fd: number, file: string, opts: ScanOp
       let more: void | boolean = true
       if (onFrame !== undefined) {
         try {
-          more = onFrame({ ...h, offset: pos, buf, payloadStart: rel + FRAME_HEADER_BYTES, payloadEnd: rel + len })
+          view.offset = pos
+          view.buf = buf
+          view.payloadStart = rel + FRAME_HEADER_BYTES
+          view.payloadEnd = rel + len
+          more = onFrame(view)
         } catch (err) {
           if (!(err instanceof PayloadError)) throw err
           reason = 'payload'

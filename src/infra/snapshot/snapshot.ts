@@ -49,6 +49,7 @@ import type { State } from '../../domain/keyspace.js'
 import { DATABASE_COUNT } from '../../domain/primitives.js'
 import { crc32c, crcHex } from '../log/crc32c.js'
 import { writeFully, type FileSystem } from '../log/fileSystem.js'
+import { EntryCursor, JsonOut, readCanonicalEntry, type RawEntry } from './jsonBytes.js'
 
 // ---------------------------------------------------------------------------------------------
 // codecs (the schema of each line)
@@ -115,8 +116,12 @@ export interface WriteSnapshotOptions {
 
 const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 
-const entryLine = (db: number, key: string, value: string, expireAt: number | undefined): string =>
-  `{"db":${db},"key":${JSON.stringify(key)},"value":${JSON.stringify(value)},"expireAt":${expireAt === undefined ? 'null' : expireAt}}\n`
+const KEY_FIELD = Buffer.from(',"key":', 'latin1')
+const VALUE_FIELD = Buffer.from(',"value":', 'latin1')
+const EXPIRE_FIELD = Buffer.from(',"expireAt":', 'latin1')
+const NO_EXPIRY_END = Buffer.from('null}\n', 'latin1')
+const END = Buffer.from('}\n', 'latin1')
+const DB_PREFIXES = Array.from({ length: DATABASE_COUNT }, (_, db) => Buffer.from(`{"db":${db}`, 'latin1'))
 
 /**
  * Writes `state` (taken at `seq`) to `dir/file` atomically, in slices. Resolves with what was
@@ -135,34 +140,56 @@ export const writeSnapshot = async (
   let bytes = 0
   let crc = 0
   let count = 0
+  const out = new JsonOut()
+  /** Writes what `out` holds (the buffer is reused only after the write completed). */
+  const flush = async (): Promise<void> => {
+    crc = crc32c(out.buf, crc, 0, out.pos)
+    await writeFully(fsys, fd, out.buf, 0, out.pos, bytes)
+    bytes += out.pos
+    out.pos = 0
+  }
   try {
-    const put = async (text: string): Promise<void> => {
-      const buf = Buffer.from(text, 'utf8')
-      crc = crc32c(buf, crc)
-      await writeFully(fsys, fd, buf, 0, buf.length, bytes)
-      bytes += buf.length
-    }
-    await put(JSON.stringify({ format: SNAPSHOT_FORMAT, version: SNAPSHOT_VERSION, seq: opts.seq, at: opts.at }) + '\n')
-    let text = ''
+    out.ascii(JSON.stringify({ format: SNAPSHOT_FORMAT, version: SNAPSHOT_VERSION, seq: opts.seq, at: opts.at }) + '\n')
     let inSlice = 0
     for (let db = 0; db < DATABASE_COUNT; db++) {
       const d = Keyspace.database(state, db)
-      const expires = d.expires
+      // Deadlines are copied into a native Map first (in slices too): a native lookup per key
+      // is far cheaper than the HAMT's, whose string hashing dominates on large keyspaces.
+      let deadlines: Map<string, number> | undefined
+      if (d.expires.size > 0) {
+        deadlines = new Map()
+        let n = 0
+        for (const [key, at] of d.expires) {
+          deadlines.set(key, at)
+          if (++n % slice === 0) await yieldToLoop()
+        }
+      }
+      const prefix = DB_PREFIXES[db]!
       for (const [key, value] of d.values) {
-        text += entryLine(db, key, value, expires.get(key))
+        out.bytes(prefix)
+        out.bytes(KEY_FIELD)
+        out.byteString(key)
+        out.bytes(VALUE_FIELD)
+        out.byteString(value)
+        out.bytes(EXPIRE_FIELD)
+        const expireAt = deadlines?.get(key)
+        if (expireAt === undefined) out.bytes(NO_EXPIRY_END)
+        else {
+          out.integer(expireAt)
+          out.bytes(END)
+        }
         count++
         if (++inSlice === slice) {
-          await put(text)
-          text = ''
+          await flush()
           inSlice = 0
           await yieldToLoop()
         }
       }
     }
-    if (text !== '') await put(text)
-    const trailer = Buffer.from(JSON.stringify({ count, crc32c: crcHex(crc) }) + '\n', 'utf8')
-    await writeFully(fsys, fd, trailer, 0, trailer.length, bytes)
-    bytes += trailer.length
+    if (out.pos > 0) await flush()
+    out.ascii(JSON.stringify({ count, crc32c: crcHex(crc) }) + '\n')
+    await writeFully(fsys, fd, out.buf, 0, out.pos, bytes)
+    bytes += out.pos
     await fsys.fdatasync(fd)
     ok = true
   } finally {
@@ -223,70 +250,59 @@ export const loadSnapshot = async (
       throw new SnapshotError(file, offset, line, detail)
     }
 
-    /** Locates the bad line of a run that failed to parse as a whole. */
-    const findBadLine = (lines: string[], runOffset: number, firstLine: number): never => {
-      let offset = runOffset
-      for (let i = 0; i < lines.length; i++) {
-        try {
-          JSON.parse(lines[i]!)
-        } catch (err) {
-          fail(offset, firstLine + i, `invalid JSON: ${(err as Error).message}`)
-        }
-        offset += Buffer.byteLength(lines[i]!, 'utf8') + 1
+    const cursor = new EntryCursor(buf)
+    const scratch: RawEntry = { db: 0, key: '', value: '', expireAt: null }
+
+    /** The line `buf[start, end)` as JSON (the slow, general path). */
+    const parseLine = (start: number, end: number, line: number): unknown => {
+      try {
+        return JSON.parse(buf.toString('utf8', start, end))
+      } catch (err) {
+        return fail(filePos + start, line, `invalid JSON: ${(err as Error).message}`)
       }
-      return fail(runOffset, firstLine, 'invalid JSON')
     }
 
-    /** Parses the whole lines `buf[0, end)` (end is just past a newline), starting at file offset `filePos`. */
+    /** Consumes the whole lines `buf[0, end)` (end is just past a newline). */
     const consume = (end: number, atEof: boolean): void => {
       if (trailer !== undefined) fail(trailer.offset, trailer.line, 'data after the trailer line')
-      const text = buf.toString('utf8', 0, end - 1)
-      const lines = text.split('\n')
-      const firstLine = lineNo + 1
-      let values: unknown[]
-      try {
-        values = JSON.parse(`[${lines.join(',')}]`) as unknown[]
-      } catch {
-        values = findBadLine(lines, filePos, firstLine)
-      }
-      if (values.length !== lines.length) findBadLine(lines, filePos, firstLine)
-      let entriesEnd = values.length
-      let crcEnd = end
-      if (atEof) {
-        // The last line of the file is the trailer; the CRC covers everything before it.
-        entriesEnd--
-        const last = lines[lines.length - 1]!
-        const trailerOffset = filePos + end - Buffer.byteLength(last, 'utf8') - 1
-        const v = values[entriesEnd]
-        if (!SnapshotTrailer.is(v)) fail(trailerOffset, firstLine + entriesEnd, `missing or invalid trailer line (${report(SnapshotTrailer, v)})`)
-        const tr = v as t.TypeOf<typeof SnapshotTrailer>
-        trailer = { count: tr.count, crc: tr.crc32c, offset: trailerOffset, line: firstLine + entriesEnd }
-        crcEnd = trailerOffset - filePos
-      }
-      crc = crc32c(buf, crc, 0, crcEnd)
-      let i = 0
+      let p = 0
       if (header === undefined) {
-        const h = values[0]
+        const nl = buf.indexOf(NEWLINE, 0)
+        const h = parseLine(0, nl, 1)
         if (!SnapshotHeader.is(h)) fail(0, 1, `not a Redust snapshot header (${report(SnapshotHeader, h)})`)
         header = h as t.TypeOf<typeof SnapshotHeader>
-        i = 1
+        p = nl + 1
+        lineNo = 1
       }
-      const from = i
+      // At the end of the file the last line is the trailer; the CRC covers everything before it.
+      const entriesEnd = atEof ? buf.lastIndexOf(NEWLINE, end - 2) + 1 : end
+      if (atEof && entriesEnd < p) fail(filePos, lineNo + 1, 'missing trailer line')
+      crc = crc32c(buf, crc, 0, entriesEnd)
+      cursor.at(buf)
+      let added = 0
       state = Keyspace.batch(state, (m) => {
-        for (; i < entriesEnd; i++) {
-          const e = values[i]
-          if (!SnapshotEntry.is(e)) {
-            let offset = filePos
-            for (let k = 0; k < i; k++) offset += Buffer.byteLength(lines[k]!, 'utf8') + 1
-            fail(offset, firstLine + i, `invalid entry (${report(SnapshotEntry, e)})`)
-          }
+        while (p < entriesEnd) {
+          const nl = buf.indexOf(NEWLINE, p)
+          lineNo++
+          let e: unknown = readCanonicalEntry(cursor, p, nl, scratch)
+          if (e === undefined) e = parseLine(p, nl, lineNo)
+          // The edge: every entry is checked with its io-ts codec before it enters the keyspace.
+          if (!SnapshotEntry.is(e)) fail(filePos + p, lineNo, `invalid entry (${report(SnapshotEntry, e)})`)
           const entry = e as SnapshotEntry
           m.values[entry.db] = m.values[entry.db]!.set(entry.key, entry.value)
           if (entry.expireAt !== null) m.expires[entry.db] = m.expires[entry.db]!.set(entry.key, entry.expireAt)
+          added++
+          p = nl + 1
         }
       })
-      count += entriesEnd - from
-      lineNo += lines.length
+      count += added
+      if (atEof) {
+        lineNo++
+        const v = parseLine(entriesEnd, end - 1, lineNo)
+        if (!SnapshotTrailer.is(v)) fail(filePos + entriesEnd, lineNo, `missing or invalid trailer line (${report(SnapshotTrailer, v)})`)
+        const tr = v as t.TypeOf<typeof SnapshotTrailer>
+        trailer = { count: tr.count, crc: tr.crc32c, offset: filePos + entriesEnd, line: lineNo }
+      }
     }
 
     for (;;) {

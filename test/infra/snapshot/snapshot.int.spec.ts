@@ -13,7 +13,7 @@ import type { State } from '../../../src/domain/keyspace.js'
 import { nodeFileSystem } from '../../../src/infra/log/fileSystem.js'
 import { loadSnapshot, SnapshotError, writeSnapshot } from '../../../src/infra/snapshot/snapshot.js'
 import { assertAsyncProperty } from '../../support/fc.js'
-import { ALL_BYTES, cleanup, EPOCH, eventArb, tempDir } from '../support/logFixtures.js'
+import { ALL_BYTES, bytesArb, cleanup, EPOCH, eventArb, tempDir, timeArb } from '../support/logFixtures.js'
 
 let dir: string
 beforeEach(() => {
@@ -64,6 +64,33 @@ describe('snapshots', () => {
       ]),
     )
     expect(objects[objects.length - 1]).toMatchObject({ count: 2, crc32c: expect.stringMatching(/^[0-9a-f]{8}$/) })
+  })
+
+  it('writes each entry byte-identical to JSON.stringify, for any byte strings', async () => {
+    let n = 0
+    await assertAsyncProperty(
+      'snapshot lines = JSON.stringify',
+      fc.asyncProperty(bytesArb(40), bytesArb(40), fc.option(timeArb, { nil: null }), fc.integer({ min: 0, max: 15 }), async (key, value, expireAt, db) => {
+        const file = `j${n++}.jsonl`
+        await write(Keyspace.put(Keyspace.emptyState, db, key, value, expireAt), 1, file)
+        const lines = fs.readFileSync(path.join(dir, file)).toString('utf8').split('\n')
+        expect(lines[1]).toBe(JSON.stringify({ db, key, value, expireAt }))
+      }),
+      { numRuns: 300 },
+    )
+  })
+
+  it('loads lines in any JSON layout (reformatted by a tool) through the general parser', async () => {
+    const { crc32cOfText, crcHex } = await import('../../../src/infra/log/crc32c.js')
+    const body =
+      JSON.stringify({ format: 'redust-snapshot', version: 1, seq: 3, at: EPOCH }) +
+      '\n' +
+      '{ "value": "v\\u00ff", "key": "k", "db": 2, "expireAt": 12 }\n' +
+      '{"db":0,"key":"\\u0000\\n\\"\\\\","value":"\u00e9","expireAt":-5}\n'
+    fs.writeFileSync(path.join(dir, 'edited.jsonl'), body + JSON.stringify({ count: 2, crc32c: crcHex(crc32cOfText(body)) }) + '\n')
+    const loaded = await loadSnapshot(nodeFileSystem, path.join(dir, 'edited.jsonl'))
+    expect(Keyspace.getEntry(loaded.state, 2, 'k')).toEqual({ value: 'v\xff', expireAt: 12 })
+    expect(Keyspace.getEntry(loaded.state, 0, '\x00\n"\\')).toEqual({ value: '\xe9', expireAt: -5 })
   })
 
   it('loads many keys across chunk boundaries and databases', async () => {

@@ -1,0 +1,172 @@
+// Durable-log benchmarks (issue 3): replay of a 1M-event AOF, load of a 1M-key snapshot, and the
+// event-loop pauses while a 1M-key snapshot is written in slices.
+//
+// Run after `npm run build`:
+//   node bench/replay.bench.mjs            # 1M events, 1M keys
+//   node bench/replay.bench.mjs 200000     # smaller
+//   node bench/replay.bench.mjs 1000000 short   # snapshot keys of at most 16 chars
+//
+// Targets (issue 3): replay ≥ 1M events/s; snapshot load ≤ 2 s; snapshot taken without a pause
+// over 50 ms. Results are recorded in bench/RESULTS.md.
+import { mkdtempSync, rmSync, statSync } from 'node:fs'
+import { tmpdir, cpus, totalmem } from 'node:os'
+import { join } from 'node:path'
+import { recover, applyRecords } from '../dist/app/recovery.js'
+import { AofLog } from '../dist/infra/log/aofLog.js'
+import { nodeFileSystem } from '../dist/infra/log/fileSystem.js'
+import { walkLog, readManifest } from '../dist/infra/log/logReader.js'
+import { scanSegment } from '../dist/infra/log/segmentReader.js'
+import { decodeEvents } from '../dist/infra/log/eventCodec.js'
+import { writeSnapshot, loadSnapshot } from '../dist/infra/snapshot/snapshot.js'
+import { emptyState, batch, size } from '../dist/domain/keyspace.js'
+import { Event } from '../dist/domain/event.js'
+
+const N = Number(process.argv[2] ?? 1_000_000)
+// Snapshot keys: 'short' (≤ 16 chars, e.g. u:123456) or 'long' (> 16 chars, e.g.
+// user:123456:session). immutable.js hashes strings longer than 16 chars through a small
+// global cache that thrashes on large keyspaces, so long keys cost noticeably more per map
+// operation (see bench/RESULTS.md).
+const KEY_SHAPE = process.argv[3] ?? 'long'
+// Keys and values are made flat, as the RESP decoder produces them (template literals would
+// leave V8 cons strings, which every later char access must flatten first).
+const flat = (s) => Buffer.from(s, 'latin1').toString('latin1')
+const snapKey = KEY_SHAPE === 'short' ? (i) => flat(`u:${i}`) : (i) => flat(`user:${i}:session`)
+const KEYS = Math.min(N, 100_000)
+const EPOCH = 1_700_000_000_000
+// Wall time and CPU time (user + system of this process): the CPU figure is the one to compare
+// on a shared, loaded machine, where wall time also counts time spent waiting for a core.
+const now = () => ({ wall: process.hrtime.bigint(), cpu: process.cpuUsage() })
+const since = (t0) => {
+  const c = process.cpuUsage(t0.cpu)
+  return { wall: Number(process.hrtime.bigint() - t0.wall) / 1e6, cpu: (c.user + c.system) / 1000 }
+}
+const ms = (t0) => since(t0).wall
+const show = (t) => `${fmt(t.wall)} ms wall, ${fmt(t.cpu)} ms CPU`
+const fmt = (n) => Math.round(n).toLocaleString('en-US')
+
+import { loadavg } from 'node:os'
+console.log(`node ${process.version}, ${cpus().length}× ${cpus()[0]?.model ?? '?'}, ${Math.round(totalmem() / 2 ** 30)} GiB, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`)
+const root = mkdtempSync(join(tmpdir(), 'redust-bench-'))
+try {
+  // -------------------------------------------------------------------------------------------
+  // 1. Replay of an N-event log
+  // -------------------------------------------------------------------------------------------
+  const dir = join(root, 'log')
+  {
+    const r = await recover(dir)
+    const log = await AofLog.open(dir, r.position, { appendfsync: 'no' })
+    const t0 = now()
+    const value = 'v'.repeat(16)
+    for (let seq = 1; seq <= N; ) {
+      const commits = []
+      for (let i = 0; i < 10_000 && seq <= N; i++, seq++) {
+        const k = `key:${(seq * 7919) % KEYS}`
+        const ev = seq % 10 === 0
+          ? { type: 'ValueSet', db: 0, key: k, value, expireAt: EPOCH + seq }
+          : { type: 'ValueSet', db: 0, key: k, value, expireAt: null }
+        commits.push(log.append({ seq, at: EPOCH + seq, events: [ev] }))
+      }
+      await Promise.all(commits)
+    }
+    await log.close()
+    const bytes = statSync(join(dir, 'log-00000001.aof')).size
+    console.log(`wrote ${fmt(N)} records (one event each, ${fmt(KEYS)} keys): ${fmt(bytes)} bytes in ${fmt(ms(t0))} ms`)
+  }
+  // Breakdown: scan + CRC only; + decode with the io-ts `is` guards (what recovery does);
+  // + a full io-ts `decode` per event (the alternative); then the full recovery.
+  {
+    const file = join(dir, 'log-00000001.aof')
+    let t0 = now()
+    let frames = 0
+    await scanSegment(nodeFileSystem, file, { onFrame: () => void frames++ })
+    const scanMs = ms(t0)
+    t0 = now()
+    let events = 0
+    await scanSegment(nodeFileSystem, file, {
+      onFrame: (f) => void (events += decodeEvents(f.buf, f.payloadStart, f.payloadEnd, f.count).length),
+    })
+    const decodeMs = ms(t0)
+    t0 = now()
+    await scanSegment(nodeFileSystem, file, {
+      onFrame: (f) => {
+        for (const e of decodeEvents(f.buf, f.payloadStart, f.payloadEnd, f.count)) if (Event.decode(e)._tag !== 'Right') throw new Error('bad')
+      },
+    })
+    const fullDecodeMs = ms(t0)
+    console.log(`scan + CRC32C only:            ${fmt(scanMs)} ms  (${fmt((frames / scanMs) * 1000)} frames/s)`)
+    console.log(`+ decode, io-ts \`is\` guards:   ${fmt(decodeMs)} ms  (${fmt((events / decodeMs) * 1000)} events/s)`)
+    console.log(`+ extra io-ts Event.decode:    ${fmt(fullDecodeMs)} ms  (${fmt((events / fullDecodeMs) * 1000)} events/s)`)
+
+    // evolve alone over decoded records (batched, as recovery does)
+    const records = []
+    const manifest = await readManifest(nodeFileSystem, dir)
+    await walkLog(nodeFileSystem, dir, manifest, { onRecord: (r) => void records.push(r) })
+    t0 = now()
+    let state = emptyState
+    for (let i = 0; i < records.length; i += 4096) state = applyRecords(state, records.slice(i, i + 4096))
+    const evolveMs = ms(t0)
+    console.log(`evolve (applyRecords batches): ${fmt(evolveMs)} ms  (${fmt((N / evolveMs) * 1000)} events/s, ${fmt(size(state, 0))} keys)`)
+  }
+  {
+    const runs = []
+    for (let i = 0; i < 3; i++) {
+      const t0 = now()
+      const r = await recover(dir, nodeFileSystem, undefined, { readOnly: true })
+      runs.push(since(t0))
+      if (r.stats.eventsReplayed !== N) throw new Error(`replayed ${r.stats.eventsReplayed}`)
+    }
+    const best = runs.reduce((a, b) => (b.cpu < a.cpu ? b : a))
+    console.log(
+      `RECOVERY (replay ${fmt(N)} events): best ${show(best)} → ${fmt((N / best.wall) * 1000)} events/s wall, ${fmt((N / best.cpu) * 1000)} events/s CPU (target ≥ 1,000,000)`,
+    )
+  }
+  rmSync(dir, { recursive: true })
+
+  // -------------------------------------------------------------------------------------------
+  // 2. An N-key snapshot: write (with event-loop pause monitor), then load
+  // -------------------------------------------------------------------------------------------
+  const state = batch(emptyState, (m) => {
+    for (let i = 0; i < N; i++) {
+      const db = i % 4
+      const key = snapKey(i)
+      m.values[db] = m.values[db].set(key, flat(`value-${i}-${'x'.repeat(24)}`))
+      if (i % 5 === 0) m.expires[db] = m.expires[db].set(key, EPOCH + i)
+    }
+  })
+  {
+    let last = performance.now()
+    let maxPause = 0
+    const pauses = []
+    const monitor = setInterval(() => {
+      const t = performance.now()
+      const gap = t - last
+      pauses.push(gap)
+      if (gap > maxPause) maxPause = gap
+      last = t
+    }, 1)
+    const t0 = now()
+    const info = await writeSnapshot(nodeFileSystem, root, state, { seq: N, at: EPOCH, file: 'snap.jsonl' })
+    const writeT = since(t0)
+    const writeMs = writeT.wall
+    clearInterval(monitor)
+    pauses.sort((a, b) => a - b)
+    const p99 = pauses[Math.floor(pauses.length * 0.99)] ?? 0
+    console.log(
+      `snapshot write: ${fmt(info.count)} keys, ${fmt(info.bytes)} bytes in ${show(writeT)}; ` +
+        `event-loop gaps: max ${maxPause.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms (target: no pause over 50 ms)`,
+    )
+  }
+  {
+    const runs = []
+    for (let i = 0; i < 3; i++) {
+      const t0 = now()
+      const loaded = await loadSnapshot(nodeFileSystem, join(root, 'snap.jsonl'))
+      runs.push(since(t0))
+      if (loaded.count !== N) throw new Error('count')
+    }
+    const best = runs.reduce((a, b) => (b.cpu < a.cpu ? b : a))
+    console.log(`SNAPSHOT LOAD (${fmt(N)} keys, ${KEY_SHAPE} keys): best ${show(best)} (target ≤ 2,000 ms)`)
+  }
+} finally {
+  rmSync(root, { recursive: true, force: true })
+}

@@ -95,6 +95,8 @@ export interface SimFigures {
   crashesByKind: Record<CrashKind, number>
   crashesMidCheckpoint: number
   crashesInRecovery: number
+  /** Clean shutdowns followed by a power loss (reordered writeback) that must lose nothing. */
+  cleanShutdowns: number
   commands: number
   /** Records appended (execution units with effects). */
   records: number
@@ -130,17 +132,20 @@ export class SimViolation extends Error {
     readonly seed: number,
     message: string,
     readonly trace: ReadonlyArray<string>,
+    /** The trace hash up to the violation (equal for two runs of one seed). */
+    readonly traceHash = 0,
   ) {
     super(`seed ${seed}: ${message}\n--- trace tail (SIM_SEED=${seed} reproduces) ---\n${trace.slice(-60).join('\n')}`)
     this.name = 'SimViolation'
   }
 }
 
-const emptyFigures = (): SimFigures => ({
+export const emptyFigures = (): SimFigures => ({
   crashes: 0,
   crashesByKind: { process: 0, 'power-writeback': 0, 'power-ordered': 0, 'power-reordered': 0 },
   crashesMidCheckpoint: 0,
   crashesInRecovery: 0,
+  cleanShutdowns: 0,
   commands: 0,
   records: 0,
   acked: 0,
@@ -458,7 +463,8 @@ class Simulation {
 
   private violation(message: string): never {
     this.log(`VIOLATION ${message}`)
-    throw new SimViolation(this.cfg.seed, `cycle ${this.cycle}, step ${this.step} (${this.cfg.policy}): ${message}`, this.trace)
+    const cause = probableCause(message, this.trace.join('\n'))
+    throw new SimViolation(this.cfg.seed, `cycle ${this.cycle}, step ${this.step} (${this.cfg.policy}): [${cause}] ${message}`, this.trace, this.hash.h)
   }
 
   // -------------------------------------------------------------------------------------------
@@ -534,6 +540,7 @@ class Simulation {
     this.engine.onAppended = (seq, events) => this.onAppended(seq, events)
     this.checkpointRunning = false
     this.faultSeenAt = undefined
+    this.quietUntil = 0
     this.cycleStart = this.clock.now()
 
     // TTL across the restart: one active-expiry pass removes exactly the keys past their deadline.
@@ -780,7 +787,9 @@ class Simulation {
   }
 
   private async oneStep(): Promise<void> {
-    const idle = this.clients.filter((c) => !c.busy)
+    // Clients sometimes pause (an idle server): checkpoints then run with no write in between.
+    const quiet = this.step < this.quietUntil
+    const idle = quiet ? [] : this.clients.filter((c) => !c.busy)
     const failed = this.engine.log.failure() !== undefined
     const action = this.sched.weighted([
       idle.length > 0 ? 45 : 0, // 0 client command
@@ -832,7 +841,10 @@ class Simulation {
     if (this.deferred !== undefined) throw this.deferred
   }
 
+  private quietUntil = 0
+
   private startCheckpoint(): void {
+    if (this.sched.chance(0.3)) this.quietUntil = this.step + this.sched.range(10, 120)
     const seq = this.engine.seq
     const wasFailed = this.engine.log.failure() !== undefined
     this.checkpointRunning = true
@@ -1162,9 +1174,12 @@ class Simulation {
     this.fs.faults = {}
     this.fs.mode = 'auto'
     this.fs.deliverAll()
-    for (let i = 0; i < 50 && (this.checkpointRunning || this.clients.some((c) => c.busy)); i++) {
+    // Quiescence: nothing in flight on the disk, no reply or checkpoint outstanding, for a while.
+    for (let i = 0, calm = 0; i < 200 && calm < 5; i++) {
       await turn()
       await microtasks()
+      this.rethrow()
+      calm = this.checkpointRunning || this.clients.some((c) => c.busy) || this.fs.pendingCount > 0 ? 0 : calm + 1
     }
     if (this.engine.log.failure() !== undefined) {
       this.log('clean shutdown skipped: the log is failed; crashing instead')
@@ -1180,6 +1195,9 @@ class Simulation {
     if (this.clients.some((c) => c.busy)) this.violation('a reply never settled after the clean shutdown')
     this.log(`clean shutdown at seq ${seq}`)
     this.crash('power-reordered')
+    this.fig.crashes--
+    this.fig.crashesByKind['power-reordered']--
+    this.fig.cleanShutdowns++
     this.fs = new SimFileSystem(this.disk.fork(), this.image, this.dirs)
     this.fs.mode = 'auto'
     const rec = await recover(SIM_DIR, this.fs, silentSink, { now: () => this.clock.now() }).catch((e: unknown) =>
@@ -1210,7 +1228,10 @@ export interface SweepSummary {
   seeds: number
   failures: Array<{ seed: number; message: string }>
   totals: SimFigures
+  /** Seeds per policy (passing or not). */
   byPolicy: Record<AppendFsync, number>
+  /** Acknowledged and acknowledged-lost records per policy, over passing seeds. */
+  acksByPolicy?: Record<AppendFsync, { acked: number; lost: number }>
 }
 
 export const addFigures = (into: SimFigures, f: SimFigures): void => {
@@ -1228,14 +1249,23 @@ export const sweep = async (
   opts: Omit<SimOptions, 'seed'> = {},
   onFailure?: (seed: number, err: unknown) => void,
 ): Promise<SweepSummary> => {
-  const summary: SweepSummary = { seeds: 0, failures: [], totals: emptyFigures(), byPolicy: { always: 0, everysec: 0, no: 0 } }
+  const summary: SweepSummary = {
+    seeds: 0,
+    failures: [],
+    totals: emptyFigures(),
+    byPolicy: { always: 0, everysec: 0, no: 0 },
+    acksByPolicy: { always: { acked: 0, lost: 0 }, everysec: { acked: 0, lost: 0 }, no: { acked: 0, lost: 0 } },
+  }
   for (let seed = from; seed < from + count; seed++) {
     summary.seeds++
     try {
       const r = await runSeed({ ...opts, seed })
       addFigures(summary.totals, r.figures)
       summary.byPolicy[r.config.policy]++
+      summary.acksByPolicy![r.config.policy].acked += r.figures.acked
+      summary.acksByPolicy![r.config.policy].lost += r.figures.ackedLost
     } catch (err) {
+      summary.byPolicy[deriveConfig({ ...opts, seed }, new Rng(seed).fork()).policy]++
       summary.failures.push({ seed, message: err instanceof Error ? err.message : String(err) })
       onFailure?.(seed, err)
     }
@@ -1243,13 +1273,31 @@ export const sweep = async (
   return summary
 }
 
+/**
+ * The bug a failure most likely comes from, by its signature (RELIABILITY.md lists them). Only a
+ * hint for the reader: every failure still fails the sweep.
+ */
+export const probableCause = (message: string, trace = ''): string => {
+  if (/a valid frame \(seq \d+\) follows/.test(message)) return 'probably bug B: valid frames after a torn region'
+  if (/first_lsn does not increase/.test(message)) return 'probably bug C: checkpoint cut at an empty segment'
+  if (/acknowledged record/.test(message) && /checkpoint failed: [^\n]*MANIFEST/.test(trace)) return 'probably bug A: failed manifest switch'
+  if (/everysec power loss lost|sequence-gap|not the last segment|after a clean shutdown, recovered seq/.test(message)) return 'probably bug D: recovery does not sync what it replays'
+  if (/history at seq/.test(message) && /process crash/.test(trace)) return 'possibly bug D: unsynced state of a previous process'
+  return 'unclassified'
+}
+
 export const formatSummary = (label: string, s: SweepSummary): string => {
   const t = s.totals
   return [
     `${label}: ${s.seeds} seeds (always ${s.byPolicy.always}, everysec ${s.byPolicy.everysec}, no ${s.byPolicy.no}), ${s.failures.length} failing`,
-    `  crashes ${t.crashes} (process ${t.crashesByKind.process}, power-writeback ${t.crashesByKind['power-writeback']}, power-ordered ${t.crashesByKind['power-ordered']}, power-reordered ${t.crashesByKind['power-reordered']}; mid-checkpoint ${t.crashesMidCheckpoint}, during recovery ${t.crashesInRecovery})`,
+    `  crashes ${t.crashes} (process ${t.crashesByKind.process}, power-writeback ${t.crashesByKind['power-writeback']}, power-ordered ${t.crashesByKind['power-ordered']}, power-reordered ${t.crashesByKind['power-reordered']}; mid-checkpoint ${t.crashesMidCheckpoint}, during recovery ${t.crashesInRecovery}); ${t.cleanShutdowns} clean shutdowns + power loss`,
     `  commands ${t.commands}, records ${t.records}, acknowledged ${t.acked}, acknowledged lost ${t.ackedLost}, unacknowledged dropped ${t.unackedDropped}`,
+    ...(s.acksByPolicy === undefined
+      ? []
+      : [
+          `  acknowledged/lost by policy (passing seeds): ${(['always', 'everysec', 'no'] as const).map((p) => `${p} ${s.acksByPolicy![p].acked}/${s.acksByPolicy![p].lost}`).join(', ')}`,
+        ]),
     `  transfers ${t.transfers}, checkpoints ${t.checkpoints} (+${t.checkpointFailures} failed), injected I/O faults ${t.injectedFaults}, MISCONF replies ${t.misconfReplies}, refused writes ${t.refusedWrites}, torn tails truncated ${t.truncatedTails}`,
-    ...(s.failures.length > 0 ? [`  failing seeds: ${s.failures.map((f) => f.seed).join(', ')}`] : []),
+    ...s.failures.map((f) => `  failing seed ${f.seed}: ${/\[((?:probably|possibly) [^\]]*|unclassified)\]/.exec(f.message)?.[1] ?? 'unclassified'}`),
   ].join('\n')
 }

@@ -16,6 +16,7 @@ import * as path from 'node:path'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { recover } from '../../src/app/recovery.js'
+import { KeyCounter } from '../../src/app/cli/inspect/keyCounter.js'
 import { replayTo } from '../../src/app/cli/inspect/replay.js'
 import * as Keyspace from '../../src/domain/keyspace.js'
 import type { State } from '../../src/domain/keyspace.js'
@@ -183,5 +184,32 @@ describe('replay: point-in-time recovery', () => {
         params('replay --until-seq k = live state after k (binary)', envInt('FC_NUM_RUNS') === undefined ? 4 : Math.min(10, envInt('FC_NUM_RUNS')!)),
       )
     }, 600_000)
+  })
+})
+
+describe('log stats: counting writes per key', () => {
+  it('KeyCounter counts like a Map and ranks like a full sort (writes desc, db, key)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 15 }), fc.string({ unit: fc.integer({ min: 0, max: 255 }).map((c) => String.fromCharCode(c)), maxLength: 3 })), { maxLength: 3000 }),
+        fc.integer({ min: 0, max: 20 }),
+        (writes, n) => {
+          const counter = new KeyCounter()
+          const model = new Map<string, { db: number; key: string; writes: number }>()
+          for (const [db, key] of writes) {
+            counter.add(db, key)
+            const id = `${db}/${key}`
+            const e = model.get(id) ?? { db, key, writes: 0 }
+            e.writes++
+            model.set(id, e)
+          }
+          expect(counter.size).toBe(model.size)
+          const all = [...model.values()].sort((a, b) => b.writes - a.writes || a.db - b.db || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+          expect(counter.top(n)).toEqual(all.slice(0, n))
+          expect(counter.top(model.size + 1)).toEqual(all)
+        },
+      ),
+      params('KeyCounter = Map + sort', envInt('FC_NUM_RUNS') ?? 200),
+    )
   })
 })

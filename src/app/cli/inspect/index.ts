@@ -24,19 +24,18 @@
 import { Command, Option, type CommanderError } from 'commander'
 import { EVENT_TYPES, type EventType } from '../../../domain/event.js'
 import { textToBytes } from '../../../domain/primitives.js'
-import { history } from './history.js'
 import { EXIT_USAGE, runAction, usage, type Io } from './io.js'
 import { parseCount, parseDb, parsePoint, parseTime, type Point } from './points.js'
-import { replay } from './replay.js'
-import { logShow } from './show.js'
-import { diff, dump } from './state.js'
-import { logStats } from './stats.js'
-import { logVerify } from './verify.js'
 
-export { replayTo, writeDataDir, type ReplayResult } from './replay.js'
-export { checkDataDir, type VerifyReport } from './verify.js'
-export { collectStats, type LogStatsReport } from './stats.js'
-export { statesAt } from './dataDir.js'
+// The command bodies (and cli-table3, cli-progress) load only when their command runs, so
+// registering them costs `redust serve` nothing at start-up.
+const history = async (...a: Parameters<typeof import('./history.js').history>) => (await import('./history.js')).history(...a)
+const replay = async (...a: Parameters<typeof import('./replay.js').replay>) => (await import('./replay.js')).replay(...a)
+const logShow = async (...a: Parameters<typeof import('./show.js').logShow>) => (await import('./show.js')).logShow(...a)
+const diff = async (...a: Parameters<typeof import('./state.js').diff>) => (await import('./state.js')).diff(...a)
+const dump = async (...a: Parameters<typeof import('./state.js').dump>) => (await import('./state.js')).dump(...a)
+const logStats = async (...a: Parameters<typeof import('./stats.js').logStats>) => (await import('./stats.js')).logStats(...a)
+const logVerify = async (...a: Parameters<typeof import('./verify.js').logVerify>) => (await import('./verify.js')).logVerify(...a)
 
 const DEFAULT_DIR = './data'
 const DEFAULT_MAX_VALUE = '64'

@@ -4,16 +4,16 @@
  * histogram). A table on a terminal, one JSON object with `--json`.
  *
  * One pass over the segments; memory is one number per record (the time, for the rate buckets)
- * plus one counter per distinct key.
+ * plus one slot per distinct key (./keyCounter.ts).
  *
  * @category cli
  */
 import Table from 'cli-table3'
 import { EVENT_TYPES, touchedKeys, type EventType } from '../../../domain/event.js'
-import { DATABASE_COUNT } from '../../../domain/primitives.js'
 import type { LogProblem } from '../../../infra/log/logReader.js'
 import { damageError, describeAt, fileSizes, streamRecords } from './dataDir.js'
 import { EXIT_OK, type Io } from './io.js'
+import { KeyCounter } from './keyCounter.js'
 import { bar, bytes, count, duration, isoTime, reprCut, sparkline } from './text.js'
 
 export interface StatsOptions {
@@ -51,14 +51,8 @@ export const collectStats = async (dir: string, o: Pick<StatsOptions, 'top' | 'b
   const byType = new Map<EventType, number>()
   for (const t of EVENT_TYPES) byType.set(t, 0)
   // Writes per key, one map per database (keys as they are: no concatenation on the hot path).
-  // A mutable counter object per key: one hash lookup per event once the key is known.
-  const writes = Array.from({ length: DATABASE_COUNT }, () => new Map<string, { n: number }>())
-  const bump = (db: number, key: string): void => {
-    const m = writes[db]!
-    const c = m.get(key)
-    if (c === undefined) m.set(key, { n: 1 })
-    else c.n++
-  }
+  const writes = new KeyCounter()
+  const bump = (db: number, key: string): void => writes.add(db, key)
 
   const result = await streamRecords(dir, {
     onRecord: (r) => {
@@ -95,7 +89,7 @@ export const collectStats = async (dir: string, o: Pick<StatsOptions, 'top' | 'b
     throw damageError(dir, problem, result.walk.lastSeq)
   }
 
-  const top = topKeys(writes, o.top)
+  const top = writes.top(o.top)
 
   const buckets = Math.max(1, o.buckets)
   const bucketMs = records === 0 ? 0 : niceBucket((maxAt - minAt + 1) / Math.max(1, buckets - 1))
@@ -119,32 +113,6 @@ export const collectStats = async (dir: string, o: Pick<StatsOptions, 'top' | 'b
     writeRate: { start: records === 0 ? null : start, bucketMs, counts },
     problem: problem === undefined ? null : { ...problem, description: describeAt(dir, problem) },
   }
-}
-
-/**
- * The `n` most written keys (most writes first, then by database and key), in one pass over the
- * counters with a small sorted buffer: sorting every distinct key would cost more than the scan.
- */
-export const topKeys = (
-  writes: ReadonlyArray<ReadonlyMap<string, { readonly n: number }>>,
-  n: number,
-): Array<{ db: number; key: string; writes: number }> => {
-  const best: Array<{ db: number; key: string; writes: number }> = []
-  const before = (a: { db: number; key: string; writes: number }, b: { db: number; key: string; writes: number }): boolean =>
-    a.writes !== b.writes ? a.writes > b.writes : a.db !== b.db ? a.db < b.db : a.key < b.key
-  if (n <= 0) return best
-  writes.forEach((m, db) => {
-    for (const [key, { n: count }] of m) {
-      if (best.length === n && count < best[n - 1]!.writes) continue
-      const entry = { db, key, writes: count }
-      if (best.length === n && !before(entry, best[n - 1]!)) continue
-      let i = best.length
-      while (i > 0 && before(entry, best[i - 1]!)) i--
-      best.splice(i, 0, entry)
-      if (best.length > n) best.pop()
-    }
-  })
-  return best
 }
 
 const SECOND = 1000

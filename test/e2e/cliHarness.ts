@@ -78,6 +78,11 @@ export const buildCli = (): string => {
     fs.rmSync(tmp, { recursive: true, force: true }) // another test file won the race
   }
   if (!fs.existsSync(main)) throw new Error(`build failed: ${main} missing`)
+  // Builds of older sources are garbage once a day old.
+  for (const name of fs.readdirSync(CACHE)) {
+    const p = path.join(CACHE, name)
+    if (p !== out && Date.now() - fs.statSync(p).mtimeMs > 24 * 3600 * 1000) fs.rmSync(p, { recursive: true, force: true })
+  }
   return main
 }
 

@@ -460,6 +460,39 @@ describe('checkpoints', () => {
     expect(Keyspace.equals(r.state, foldRecords(records.slice(0, r.seq)))).toBe(true)
   })
 
+  it('keeps writes in a listed segment when the manifest switch fails', async () => {
+    await recover(dir)
+    const faulty = new FaultyFileSystem(nodeFileSystem, (f) => path.basename(f) === 'MANIFEST').fail({ op: 'rename', nth: 1, code: 'ENOSPC' })
+    const log = await open('always', faulty)
+    await log.append(rec(1))
+    await expect(log.checkpoint(foldRecords([rec(1)]), 1)).rejects.toThrow(/ENOSPC/)
+    const acked = await log.append(rec(2)).then(
+      () => true,
+      () => false,
+    )
+    await log.close().catch(() => undefined)
+    const r = await recover(dir)
+    expect(r.seq).toBe(acked ? 2 : 1)
+    expect(Keyspace.equals(r.state, foldRecords(acked ? [rec(1), rec(2)] : [rec(1)]))).toBe(true)
+  })
+
+  it('can cut at a segment holding no record: a crash before the switch still recovers', async () => {
+    const snapGate = gate()
+    const faulty = new FaultyFileSystem(nodeFileSystem, (f) => /snap-/.test(f))
+    faulty.fdatasyncGate = snapGate.wait
+    const log = await open('always', faulty)
+    const cp = log.checkpoint(Keyspace.emptyState, 0) // the segment is empty: the next starts at the same seq
+    await log.append(rec(1))
+    const manifest = await readManifest(nodeFileSystem, dir)
+    expect(manifest.segments.map((s) => s.firstLsn)).toEqual([1, 1])
+    const crashed = crashCopy()
+    snapGate.open()
+    await cp
+    expect((await recover(crashed)).seq).toBe(1)
+    await log.close()
+    expect((await recover(dir)).seq).toBe(1)
+  })
+
   it('refuses a second checkpoint while one runs, and one at a seq other than the log’s', async () => {
     const log = await open('no', new FaultyFileSystem())
     await log.append(rec(1))

@@ -634,10 +634,18 @@ export class AofLog implements EventLog {
     }
   }
 
+  /** Creates the segment's file durably (header only); it is not listed yet. */
+  private async createSegmentFile(seg: Segment): Promise<void> {
+    await createSegment(this.fs, this.dir, seg.header)
+    seg.created = true
+    seg.size = SEGMENT_HEADER_BYTES
+    this.segmentBytes += SEGMENT_HEADER_BYTES
+  }
+
   /**
    * Makes `next` the current segment: syncs and closes the old one, creates `next` durably, and
-   * (with `list`) extends the manifest with it before any record is written to it. Runs inside
-   * the writer only.
+   * (with `list`) extends the manifest with it before any record is written to it. Without
+   * `list`, the caller has already listed `next`. Runs inside the writer only.
    */
   private async rotate(next: Segment, list: boolean): Promise<void> {
     this.rotating = true
@@ -650,12 +658,7 @@ export class AofLog implements EventLog {
         old.fd = undefined
         await this.fs.close(fd).catch(noop)
       }
-      if (!next.created) {
-        await createSegment(this.fs, this.dir, next.header)
-        next.created = true
-        next.size = SEGMENT_HEADER_BYTES
-        this.segmentBytes += SEGMENT_HEADER_BYTES
-      }
+      if (!next.created) await this.createSegmentFile(next)
       if (next.fd === undefined) next.fd = await this.fs.open(path.join(this.dir, next.name), 'r+')
       if (list && !next.listed) {
         const manifest: Manifest = {
@@ -701,8 +704,10 @@ export class AofLog implements EventLog {
         ...(this.sliceEntries === undefined ? {} : { sliceEntries: this.sliceEntries }),
       })
       // 2. Switch the manifest to {snapshot, next}, inside the writer so no batch interleaves.
+      //    `next` becomes the segment writes go to only once a manifest lists it: if the switch
+      //    fails, writes stay where the current manifest can find them.
       await this.runTask(async () => {
-        if (this.current !== next) await this.rotate(next, false)
+        if (!next.created) await this.createSegmentFile(next)
         const manifest: Manifest = {
           snapshot: { file: snap.file, seq: snap.seq, count: snap.count, crc: snap.crc },
           segments: [manifestEntry(next.name, next.header)],
@@ -710,6 +715,7 @@ export class AofLog implements EventLog {
         await writeManifest(this.fs, this.dir, manifest)
         this.manifest = manifest
         next.listed = true
+        if (this.current !== next) await this.rotate(next, false)
         this.snapshotBytes = snap.bytes
         this.segmentBytes = next.size
         this.baseSize = snap.bytes + next.size

@@ -17,8 +17,9 @@
  * - `snapshot` (at most one, optional): the file, the seq it covers, its entry count and the
  *   CRC32C its trailer carries — so a different or damaged snapshot file is detected.
  *   Without one, replay starts from the empty state at seq 0.
- * - `segment` (one or more, in replay order): file name, segment_seq, the first lsn it must
- *   hold, and its uid; each must match the segment's own header.
+ * - `segment` (one or more, in replay order): file name, segment_seq (strictly increasing), the
+ *   first lsn it must hold (non-decreasing: an empty segment is followed by one starting at the
+ *   same lsn), and its uid; each must match the segment's own header.
  * - Last line: CRC32C (hex) of every byte before it. Unlike Redis's manifest, it checks itself.
  *
  * The parser is strict (as Redis's `aof-multi-part.tcl` matrix expects): blank lines, unknown
@@ -154,7 +155,9 @@ export const parseManifest = (text: string): Manifest => {
         const seg = { file: name(i, f[1]), segmentSeq: num(i, f[3]), firstLsn: num(i, f[5]), uid: f[7]! }
         const prev = segments[segments.length - 1]
         if (prev !== undefined && seg.segmentSeq <= prev.segmentSeq) fail(i, 'segment seq does not increase')
-        if (prev !== undefined && seg.firstLsn <= prev.firstLsn) fail(i, 'segment first_lsn does not increase')
+        // Equal is allowed: a segment may hold no record (a checkpoint cut right after another,
+        // or at start), and the next one then starts at the same lsn.
+        if (prev !== undefined && seg.firstLsn < prev.firstLsn) fail(i, 'segment first_lsn decreases')
         if (seg.firstLsn < 1) fail(i, 'first_lsn must be at least 1')
         segments.push(seg)
         break

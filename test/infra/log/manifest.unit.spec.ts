@@ -55,6 +55,14 @@ describe('manifest', () => {
     expect(() => parseManifest(text)).toThrow(message)
   })
 
+  it('accepts a segment starting at the same seq as an empty one before it, but not an earlier one', () => {
+    const m: Manifest = { snapshot: undefined, segments: [sample.segments[0]!, { ...sample.segments[1]!, firstLsn: 43 }] }
+    expect(parseManifest(encodeManifest(m))).toEqual(m)
+    expect(() => parseManifest(encodeManifest({ snapshot: undefined, segments: [sample.segments[0]!, { ...sample.segments[1]!, firstLsn: 42 }] }))).toThrow(
+      /first_lsn decreases/,
+    )
+  })
+
   it('reports the line and byte offset it refused', () => {
     const text = signed(body.replace('segment log-00000004', 'bogus log-00000004'))
     try {

@@ -233,7 +233,6 @@ describe('regressions', () => {
     const rec = await restart(image, dirs)
     expect(typeof rec === 'string' ? rec : undefined, 'start-up refused').toBeUndefined()
     expect((rec as Recovered).seq, 'the acknowledged record 1').toBe(1)
-    await second.log.close()
   })
 
   it('bug D1 (gap): a checkpoint after a restart must not build a segment chain on records that are not durable', async () => {

@@ -486,7 +486,7 @@ class Simulation {
     await this.runCycle(Math.min(60, c.maxSteps))
     await this.cleanShutdown()
     this.rethrow()
-    return { config: c, figures: this.fig, traceHash: this.hash.h, traceTail: this.trace.slice(-300) }
+    return { config: c, figures: this.fig, traceHash: this.hash.h, traceTail: this.fullTrace ? [...this.trace] : this.trace.slice(-300) }
   }
 
   private pickCrashKind(): CrashKind {

@@ -388,7 +388,7 @@ describe('a really full file system', () => {
 
 describe('regressions', () => {
   it('bug A: a checkpoint whose manifest switch fails must not leave acknowledged writes in an unlisted segment', async () => {
-    // Found by the simulation (seeds 302, 538, 844 of the first sweeps): EIO/ENOSPC while the
+    // Found by the simulation (seeds 302, 538, 844 of early runs; 4 of the first 10,000): EIO/ENOSPC while the
     // checkpoint writes its MANIFEST. The checkpoint fails, but the log already rotated to the new
     // segment (rotate(next, false): not listed anywhere) and keeps acknowledging writes into it.
     // At the next start the manifest does not list it: recovery deletes it as an orphan.
@@ -407,7 +407,7 @@ describe('regressions', () => {
   })
 
   it('bug C: a checkpoint cut at an empty segment must not list two segments with the same first lsn', async () => {
-    // Found by the simulation (seed 212 of the first sweep): a checkpoint taken when the current
+    // Found by the simulation (seed 212 of an early run; 24 of the first 12,000): a checkpoint taken when the current
     // segment holds no record (right after start, or a second checkpoint with no write since the
     // first) creates a segment with the same first_lsn; the first write after the cut extends the
     // manifest with it, and until the checkpoint finishes a crash leaves a MANIFEST that

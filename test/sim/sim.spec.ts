@@ -144,7 +144,7 @@ const restart = async (image: Map<string, Buffer>, dirs: string[]): Promise<Reco
 
 describe('regressions', () => {
   it('bug B1: after a failed fdatasync (fsyncgate), a power loss must not leave a log that start-up refuses', async () => {
-    // Found by the simulation (seeds 106, 763, 3460…, always, injected EIO): batch 1 is written
+    // Found by the simulation (e.g. seeds 102, 163, 169 at 68d01cb; always, injected EIO): batch 1 is written
     // and its fdatasync starts; batch 2 is written meanwhile; the fdatasync fails, so batch 1's
     // pages never reach the disk while batch 2's do. Nothing was acknowledged (both got MISCONF),
     // but recovery sees zeros, then a valid frame, calls it mid-log corruption and refuses.
@@ -167,7 +167,7 @@ describe('regressions', () => {
   })
 
   it('bug B2: a power loss that writes back a later unsynced batch but not an earlier one must not make start-up refuse', async () => {
-    // Found by the reordered-writeback sweep (e.g. seeds 8, 18, 50 of the first run): under every
+    // Found by the reordered-writeback sweep (e.g. SIM_CRASH=reordered seeds 8, 9, 13): under every
     // policy two batches can be written before an fdatasync covers them; page-cache writeback
     // order is not write order (SQLite's crash VFS and LazyFS model exactly this), and
     // DURABILITY.md §9 test 3 requires start-up to succeed in 100% of such crashes.
@@ -214,7 +214,7 @@ describe('regressions', () => {
   })
 
   it('bug D1: after a kill -9 and a restart, records the previous process acknowledged under everysec must become durable', async () => {
-    // Found by the simulation (seeds 18, 81, 796 … everysec): a record is acknowledged after its
+    // Found by the simulation (e.g. seeds 81, 203, 796 at 68d01cb; everysec): a record is acknowledged after its
     // write(); the process is killed before the periodic fdatasync; the restarted server replays
     // it from the page cache but never syncs it (recovery fdatasyncs only when it truncates, and
     // the log only syncs what it wrote itself). A power loss long after — far outside everysec's
@@ -236,7 +236,7 @@ describe('regressions', () => {
   })
 
   it('bug D1 (gap): a checkpoint after a restart must not build a segment chain on records that are not durable', async () => {
-    // Found by the simulation (seed 2518, appendfsync no): records 1–2 written, not synced; kill;
+    // Found by the simulation (seed 2518 of an earlier run, appendfsync no): records 1–2 written, not synced; kill;
     // the restarted server replays them, a checkpoint cuts at seq 2 and its rotation lists
     // log-2 (first lsn 3) without syncing log-1 (not "dirty" in this process). A power loss then
     // leaves log-1 without records 1–2 and log-2 starting at 3: start-up refused (sequence gap).
@@ -267,7 +267,7 @@ describe('regressions', () => {
   })
 
   it('bug D2: frames whose fdatasync failed must not be replayed by the next process and built upon', async () => {
-    // fsyncgate across a restart (found by the simulation, seed 3198): record 2's fdatasync fails
+    // fsyncgate across a restart (found by the simulation, seed 3198 of an earlier run): record 2's fdatasync fails
     // (MISCONF; its pages are marked clean and will never reach the disk), the process is killed,
     // the next one reads record 2 from the page cache as if it were durable and appends record 3
     // after it — acknowledged under always. A power loss leaves a hole where record 2 was: the
@@ -285,6 +285,42 @@ describe('regressions', () => {
     fs.faults = {}
     await deliver(fs, /^fdatasync /)
     expect(c2.state).toBe('misconf')
+    const survivor = fs.reopen(new Rng(3)) // kill -9
+    const second = await openOn(survivor, 'always')
+    const next = second.rec.seq + 1
+    await second.log.append({ ...record(next), seq: next }) // acknowledged: written and fdatasynced
+    const { image, dirs } = survivor.crash(new Rng(1), 'power-writeback')
+    const rec = await restart(image, dirs)
+    expect(typeof rec === 'string' ? rec : undefined, 'start-up refused').toBeUndefined()
+    expect((rec as Recovered).seq, `the acknowledged record ${next}`).toBeGreaterThanOrEqual(next)
+  })
+
+  it('bug F: pages lost to a failed fdatasync in a previous process must not be taken as durable after a restart', async () => {
+    // Found by the long simulation against the fixes for B and D (seeds 750, 3134, 4875 of that
+    // run): under appendfsync no (or everysec, or always when the process dies before the
+    // unsynced tail is cut), records 1–2 are written, then an fdatasync covering them fails
+    // (fsyncgate: their pages are marked clean and never reach the disk). After a kill -9 the next
+    // process reads them from the page cache, fdatasyncs (which cannot persist them any more),
+    // takes them as durable and acknowledges record 3 after them. A power loss leaves a hole
+    // before an acknowledged record.
+    const { fs, log } = await freshLog('no')
+    const c = [outcome(log.append(record(1))), outcome(log.append(record(2)))]
+    await spin(fs)
+    await deliver(fs, /^write .*log-00000001\.aof/)
+    expect(c.map((o) => o.state)).toEqual(['ok', 'ok'])
+    const state = Keyspace.put(Keyspace.put(Keyspace.emptyState, 0, 'k1', 'v1'.padEnd(40, '.'), null), 0, 'k2', 'v2'.padEnd(40, '.'), null)
+    const ckpt = outcome(log.checkpoint(state, 2).then(() => undefined))
+    fs.faults = { syncError: 1, target: (f) => f.endsWith('log-00000001.aof') }
+    const c3 = outcome(log.append(record(3))) // the rotation to log-2 fdatasyncs log-1: EIO
+    for (let i = 0; i < 200 && c3.state === 'pending'; i++) {
+      const j = fs.pendingLabels().findIndex((l) => !l.includes('.jsonl'))
+      if (j >= 0) fs.deliver(j)
+      await turn()
+      fs.tick()
+    }
+    fs.faults = {}
+    expect(c3.state).toBe('misconf')
+    expect(ckpt.state).toBe('pending')
     const survivor = fs.reopen(new Rng(3)) // kill -9
     const second = await openOn(survivor, 'always')
     const next = second.rec.seq + 1

@@ -1278,6 +1278,7 @@ export const sweep = async (
  * hint for the reader: every failure still fails the sweep.
  */
 export const probableCause = (message: string, trace = ''): string => {
+  if (/was written when seq \d+ was durable/.test(message) && /error, fdatasync/.test(trace)) return 'probably bug F: fsyncgate pages taken as durable after a restart'
   if (/a valid frame \(seq \d+\) follows/.test(message)) return 'probably bug B: valid frames after a torn region'
   if (/first_lsn does not increase/.test(message)) return 'probably bug C: checkpoint cut at an empty segment'
   if (/acknowledged record/.test(message) && /checkpoint failed: [^\n]*MANIFEST/.test(trace)) return 'probably bug A: failed manifest switch'

@@ -307,7 +307,7 @@ export const parseReply = (buf: Buffer, pos: number): [Reply, number] | undefine
 
 /** One connection: commands are answered in order; replies resolve the oldest pending promise. */
 export class RespConn {
-  private buf = Buffer.alloc(0)
+  private buf: Buffer = Buffer.alloc(0)
   private pending: Array<{ resolve: (r: Reply) => void; reject: (e: Error) => void }> = []
   closed = false
   readonly closedPromise: Promise<void>
@@ -406,7 +406,7 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
 export const rawExchange = (port: number, data: Buffer | ReadonlyArray<Buffer>, opts: { quietMs?: number; maxMs?: number } = {}): Promise<{ text: string; closed: boolean }> =>
   new Promise((resolve, reject) => {
     const socket = net.connect({ port, host: '127.0.0.1' })
-    let got = Buffer.alloc(0)
+    let got: Buffer = Buffer.alloc(0)
     let done = false
     let quiet: NodeJS.Timeout | undefined
     const finish = (closed: boolean): void => {

@@ -1,7 +1,7 @@
 /**
  * The long real-process crash loop (`npm run test:crash`, vitest.crash.config.ts): 200 SIGKILL
  * cycles under `appendfsync always` and 200 under `everysec` (DURABILITY.md §9 tests 1, 2, 7),
- * 64 writer connections + 6 bank connections + an auditor, the kill landing 0.2–3 s into each
+ * 64 writer connections + 6 bank connections + an auditor, the kill landing 0.2–1.2 s into each
  * cycle, a BGREWRITEAOF in 40% of cycles so some kills land mid-checkpoint.
  *
  * CRASH_SEED, CRASH_CYCLES, CRASH_WRITERS, CRASH_MAX_KILL_MS override the defaults.
@@ -22,7 +22,7 @@ describe('real-process crash loop (long)', () => {
       writers: envInt('CRASH_WRITERS', 64),
       bankers: 6,
       minKillMs: 200,
-      maxKillMs: envInt('CRASH_MAX_KILL_MS', 3000),
+      maxKillMs: envInt('CRASH_MAX_KILL_MS', 1200),
       checkpointChance: 0.4,
     })
     console.log(formatFigures(f))

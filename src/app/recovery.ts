@@ -21,6 +21,12 @@
  * 6. Anything else (bad checksum or seq gap before the tail, damaged header, missing segment):
  *    refuse with a {@link RecoveryError} naming the file, byte offset and record seq and pointing
  *    to `redust log verify --fix`.
+ * 7. Before the log accepts writes, everything replayed is made durable: if the last segment holds
+ *    records no frame or manifest vouches for as durable (a crash rather than a clean close), it
+ *    is copied to a new segment that replaces it in the manifest; otherwise the segments are
+ *    fdatasynced. After a process crash the previous process's unsynced records live only in the
+ *    page cache — possibly in pages a failed fdatasync marked clean, which no later fdatasync
+ *    would write (fsyncgate). The manifest then records the replayed seq as durable.
  *
  * @category app
  */
@@ -30,8 +36,16 @@ import type { State } from '../domain/keyspace.js'
 import { evolve } from '../domain/evolve.js'
 import type { LogRecord } from './eventLog.js'
 import { AofLog, silentSink, type AofLogOptions, type LogPosition, type LogSink } from '../infra/log/aofLog.js'
-import { errorCode, nodeFileSystem, type FileSystem } from '../infra/log/fileSystem.js'
-import { newSegmentHeader, SEGMENT_HEADER_BYTES, type SegmentHeader } from '../infra/log/format.js'
+import { errorCode, nodeFileSystem, writeFully, type FileSystem } from '../infra/log/fileSystem.js'
+import { crc32c } from '../infra/log/crc32c.js'
+import {
+  encodeSegmentHeader,
+  frameSeed,
+  FRAME_HEADER_BYTES,
+  newSegmentHeader,
+  SEGMENT_HEADER_BYTES,
+  type SegmentHeader,
+} from '../infra/log/format.js'
 import { describeProblem, walkLog } from '../infra/log/logReader.js'
 import {
   MANIFEST_NAME,
@@ -45,6 +59,7 @@ import {
   type ManifestSegment,
 } from '../infra/log/manifest.js'
 import { createSegment, manifestEntry } from '../infra/log/segmentFile.js'
+import { scanSegment } from '../infra/log/segmentReader.js'
 import { loadSnapshot, SnapshotError } from '../infra/snapshot/snapshot.js'
 
 // ---------------------------------------------------------------------------------------------
@@ -264,14 +279,40 @@ export const recover = async (
     }
   }
 
-  if (!readOnly) await removeOrphans(fsys, dir, manifest, logger)
-
   const lastReport = walk.segments[walk.segments.length - 1]
   const tailScan = lastReport?.scan
   if (tailScan === undefined) throw new Error('unreachable: the walk ended without scanning the last segment')
+
   let segmentBytes = 0
   for (const s of walk.segments) segmentBytes += s.scan?.size ?? 0
   segmentBytes -= truncatedBytes
+  let tailHeader = tailScan.header
+  let tailSize = problem !== undefined && !readOnly ? problem.offset : tailScan.size
+  if (!readOnly) {
+    const tailEntry = manifest.segments[manifest.segments.length - 1]!
+    const vouched = Math.max(manifest.durable ?? 0, tailScan.lastDurableLsn, tailScan.header.firstLsn - 1)
+    if (vouched < tailScan.lastLsn) {
+      // Records nothing vouches for as durable (a crash, not a clean close): copy the tail
+      // segment to a new one and list that instead (see copyTail).
+      const copy = await copyTail(fsys, dir, tailEntry, now())
+      manifest = { snapshot: manifest.snapshot, segments: [...manifest.segments.slice(0, -1), copy.entry], durable: walk.lastSeq }
+      await writeManifest(fsys, dir, manifest)
+      logger.info({ from: tailEntry.file, to: copy.entry.file, fromSeq: vouched + 1, toSeq: tailScan.lastLsn }, 'copied records not known to be durable to a new segment')
+      segmentBytes += copy.size - tailSize
+      tailHeader = copy.header
+      tailSize = copy.size
+    } else {
+      await syncSegments(fsys, dir, manifest)
+      if (walk.lastSeq > (manifest.durable ?? 0)) {
+        // Everything replayed is on disk now: say so, so later damage to it is never taken for
+        // a torn tail.
+        manifest = { ...manifest, durable: walk.lastSeq }
+        await writeManifest(fsys, dir, manifest)
+      }
+    }
+    await removeOrphans(fsys, dir, manifest, logger)
+  }
+
   const seq = walk.stopped ? lastApplied : walk.lastSeq
   const stats: RecoveryStats = {
     keysLoaded,
@@ -288,8 +329,8 @@ export const recover = async (
     stats,
     position: {
       manifest,
-      tailHeader: tailScan.header,
-      tailSize: problem !== undefined && !readOnly ? problem.offset : tailScan.size,
+      tailHeader,
+      tailSize,
       lastSeq: walk.lastSeq,
       snapshotBytes,
       segmentBytes,
@@ -310,6 +351,80 @@ const fresh = (entry: ManifestSegment, header: SegmentHeader, t0: number): Recov
     segmentBytes: SEGMENT_HEADER_BYTES,
   },
 })
+
+/**
+ * Copies every record of the tail segment `entry` (up to the valid end its scan found) into a new
+ * segment — same first seq, next segment seq, fresh uid — written, fdatasynced and renamed into
+ * place; returns it (not yet listed).
+ *
+ * Why a copy: after a process crash, records the previous process had not synced yet live only in
+ * the page cache — possibly in pages a failed fdatasync marked clean, which no later fdatasync
+ * writes (fsyncgate) — and frames only vouch for what was durable when they were written.
+ * Writing them to a new file makes them durable for certain. Rewriting them in place would not
+ * do: an interrupted overwrite can damage a copy that was in fact on disk already.
+ */
+const copyTail = async (
+  fsys: FileSystem,
+  dir: string,
+  entry: ManifestSegment,
+  now: number,
+): Promise<{ entry: ManifestSegment; header: SegmentHeader; size: number }> => {
+  const file = path.join(dir, entry.file)
+  const header = newSegmentHeader(entry.segmentSeq + 1, entry.firstLsn, now)
+  const seed = frameSeed(header)
+  const name = segmentFileName(header.segmentSeq)
+  const tmp = path.join(dir, `${name}.tmp`)
+  const fd = await fsys.open(tmp, 'w')
+  let size = SEGMENT_HEADER_BYTES
+  try {
+    await writeFully(fsys, fd, encodeSegmentHeader(header), 0, SEGMENT_HEADER_BYTES, 0)
+    let at: { offset: number; lsn: number } | undefined
+    for (;;) {
+      const chunks: Buffer[] = []
+      let bytes = 0
+      const scan = await scanSegment(fsys, file, {
+        ...(at === undefined ? {} : { startAt: at }),
+        onFrame: (f) => {
+          // The same frame under the new segment's CRC seed.
+          const frame = Buffer.from(f.buf.subarray(f.payloadStart - FRAME_HEADER_BYTES, f.payloadEnd))
+          frame.writeUInt32LE(crc32c(frame, seed, 8, frame.length), 4)
+          chunks.push(frame)
+          bytes += frame.length
+          at = { offset: f.offset + f.len, lsn: f.lsn + 1 }
+          return bytes < 4 * 1024 * 1024
+        },
+      })
+      const out = Buffer.concat(chunks, bytes)
+      await writeFully(fsys, fd, out, 0, out.length, size)
+      size += out.length
+      if (scan.stop.reason !== 'stopped') break
+    }
+    await fsys.fdatasync(fd)
+  } finally {
+    await fsys.close(fd)
+  }
+  await fsys.rename(tmp, path.join(dir, name))
+  await fsys.fsyncDir(dir)
+  return { entry: manifestEntry(name, header), header, size }
+}
+
+/**
+ * fdatasyncs every segment replayed (and the directory). After a process crash, records the
+ * previous process wrote but had not synced yet are in the page cache only: the new process
+ * replays them, builds on them and reports them durable, so they must reach the disk first
+ * (PostgreSQL syncs its data directory at start-up after a crash for the same reason).
+ */
+const syncSegments = async (fsys: FileSystem, dir: string, manifest: Manifest): Promise<void> => {
+  for (const seg of manifest.segments) {
+    const fd = await fsys.open(path.join(dir, seg.file), 'r+')
+    try {
+      await fsys.fdatasync(fd)
+    } finally {
+      await fsys.close(fd)
+    }
+  }
+  await fsys.fsyncDir(dir)
+}
 
 /**
  * Deletes segments and snapshots the (valid) manifest does not list, and temp files: leftovers of

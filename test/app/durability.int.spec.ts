@@ -17,11 +17,11 @@ import * as E from '../../src/domain/event.js'
 import { fold } from '../../src/domain/evolve.js'
 import * as Keyspace from '../../src/domain/keyspace.js'
 import type { State } from '../../src/domain/keyspace.js'
-import { CheckpointInProgressError, LogWriteError, type AofLog, type AppendFsync } from '../../src/infra/log/aofLog.js'
+import { AofLog, CheckpointInProgressError, LogWriteError, type AppendFsync } from '../../src/infra/log/aofLog.js'
 import { FaultyFileSystem, type FaultOp } from '../../src/infra/log/faultyFileSystem.js'
 import { nodeFileSystem } from '../../src/infra/log/fileSystem.js'
 import { readManifest } from '../../src/infra/log/logReader.js'
-import { cleanup, EPOCH, onlySegment, openLog, tempDir } from '../infra/support/logFixtures.js'
+import { cleanup, EPOCH, onlySegment, openLog, tempDir, writeRecords } from '../infra/support/logFixtures.js'
 
 // ---------------------------------------------------------------------------------------------
 // helpers
@@ -283,6 +283,53 @@ describe('write and fsync failures', () => {
     expect(log.failure()).toBeDefined()
   })
 
+  it('cuts records whose fdatasync failed under always from the file, so no later process builds on them', async () => {
+    const faulty = new FaultyFileSystem(nodeFileSystem, aofOnly)
+    const log = await open('always', faulty)
+    await log.append(rec(1))
+    const durableSize = fs.statSync(onlySegment(dir)).size
+    faulty.fail({ op: 'fdatasync', nth: faulty.counts.fdatasync + 1, code: 'EIO' })
+    await expect(log.append(rec(2))).rejects.toThrow(LogWriteError)
+    await until(() => fs.statSync(onlySegment(dir)).size === durableSize)
+    await log.close().catch(() => undefined)
+    expect((await recover(dir)).seq).toBe(1)
+  })
+
+  it('writes the durable seq it knows into every frame', async () => {
+    const { scanSegment } = await import('../../src/infra/log/segmentReader.js')
+    const log = await open('always', new FaultyFileSystem())
+    for (let seq = 1; seq <= 3; seq++) await log.append(rec(seq))
+    await log.close()
+    const durable: number[] = []
+    await scanSegment(nodeFileSystem, onlySegment(dir), { onFrame: (f) => void durable.push(f.durableLsn) })
+    expect(durable).toEqual([0, 1, 2])
+  })
+
+  it('makes records replayed after a crash durable before accepting writes: copied to a new segment (fsyncgate)', async () => {
+    const records = [rec(1), rec(2), rec(3)]
+    await writeRecords(dir, records, 1, { appendfsync: 'no', crashed: true })
+    const r = await recover(dir)
+    expect(r.seq).toBe(3)
+    const manifest = await readManifest(nodeFileSystem, dir)
+    expect(manifest.segments.map((s) => [s.file, s.firstLsn])).toEqual([['log-00000002.aof', 1]])
+    expect(manifest.durable).toBe(3)
+    expect(fs.readdirSync(dir).sort()).toEqual(['MANIFEST', 'log-00000002.aof'])
+    const log = await AofLog.open(dir, r.position, { appendfsync: 'always' })
+    await log.append(rec(4))
+    await log.close()
+    const again = await recover(dir)
+    expect(again.seq).toBe(4)
+    expect(Keyspace.equals(again.state, foldRecords([...records, rec(4)]))).toBe(true)
+  })
+
+  it('copies nothing after a clean close', async () => {
+    await writeRecords(dir, [rec(1), rec(2), rec(3)], 1, { appendfsync: 'no' })
+    const faulty = new FaultyFileSystem(nodeFileSystem, aofOnly)
+    await recover(dir, faulty)
+    expect(faulty.counts.write).toBe(0)
+    expect(fs.readdirSync(dir).sort()).toEqual(['MANIFEST', 'log-00000001.aof'])
+  })
+
   it('does not trust a later fdatasync after one failed (fsyncgate): the log stays failed', async () => {
     const faulty = new FaultyFileSystem(nodeFileSystem, aofOnly)
     const log = await open('everysec', faulty, { fsyncIntervalMs: 2 })
@@ -491,6 +538,18 @@ describe('checkpoints', () => {
     expect((await recover(crashed)).seq).toBe(1)
     await log.close()
     expect((await recover(dir)).seq).toBe(1)
+  })
+
+  it('writes a batch collected before the cut to the old segment, even when the checkpoint is taken in the same turn', async () => {
+    const log = await open('always', new FaultyFileSystem())
+    const c1 = log.append(rec(1))
+    const cp = log.checkpoint(foldRecords([rec(1)]), 1)
+    const c2 = log.append(rec(2))
+    await Promise.all([c1, cp, c2])
+    await log.close()
+    const r = await recover(dir)
+    expect(r.seq).toBe(2)
+    expect(r.stats).toMatchObject({ snapshotSeq: 1, recordsReplayed: 1 })
   })
 
   it('refuses a second checkpoint while one runs, and one at a seq other than the log’s', async () => {

@@ -211,6 +211,8 @@ interface Segment {
   readonly seed: number
   fd: number | undefined
   size: number
+  /** Bytes covered by a successful fdatasync (the header alone for a new segment). */
+  durableSize: number
   /** The file exists on disk. */
   created: boolean
   /** The manifest on disk lists it. */
@@ -335,6 +337,7 @@ export class AofLog implements EventLog {
       seed: frameSeed(position.tailHeader),
       fd,
       size,
+      durableSize: size, // recovery fdatasyncs what it replayed
       created: true,
       listed: true,
     }
@@ -359,7 +362,7 @@ export class AofLog implements EventLog {
       this.scheduleFlush()
     }
     try {
-      encodeFrame(batch.w, batch.segment.seed, record)
+      encodeFrame(batch.w, batch.segment.seed, record, this.durableSeq)
     } catch (err) {
       return refused(err instanceof Error ? err : new Error(String(err)))
     }
@@ -404,6 +407,10 @@ export class AofLog implements EventLog {
     if (failedAtCut ? seq < this.lastSeq : seq !== this.lastSeq) {
       return refused(new Error(`ERR checkpoint at seq ${seq}, but the log is at seq ${this.lastSeq}`))
     }
+    // The batch being collected belongs before the cut: queue it now, ahead of the checkpoint's
+    // manifest switch (its group-commit setImmediate may come after the switch otherwise).
+    this.closeBatch()
+    void this.drain()
     const next = this.newSegment(seq + 1)
     this.target = next
     const run = this.runCheckpoint(state, seq, next, failedAtCut, this.failures)
@@ -491,6 +498,11 @@ export class AofLog implements EventLog {
           item.commit.reject(new LogWriteError(this.failed.reason))
           continue
         }
+        if (item.segment.header.segmentSeq < this.current.header.segmentSeq) {
+          // Never rotate back to a segment a checkpoint already left (it may be deleted).
+          item.commit.reject(this.fail(`internal error: a batch for ${item.segment.name} arrived after ${this.current.name}`))
+          continue
+        }
         if (item.segment !== this.current) {
           try {
             await this.rotate(item.segment, true)
@@ -573,6 +585,7 @@ export class AofLog implements EventLog {
   private async runSync(waiters: Batch[]): Promise<void> {
     const seg = this.current
     const upTo = this.writtenSeq
+    const upToSize = seg.size
     this.syncStartedAt = this.now()
     this.dirty = false
     try {
@@ -581,14 +594,37 @@ export class AofLog implements EventLog {
       // Even if a later write failed meanwhile, these batches were written before this fdatasync
       // started and it succeeded: they are durable.
       this.durableSeq = Math.max(this.durableSeq, upTo)
+      seg.durableSize = Math.max(seg.durableSize, upToSize)
       for (const w of waiters) w.commit.resolve()
     } catch (err) {
       const e = this.fail(`Errors writing to the AOF file: ${describeIoError(err)}`)
       for (const w of waiters) w.commit.reject(e)
+      if (this.policy === 'always') this.dropUnsynced(seg)
     } finally {
       this.syncing = undefined
       this.kickSync()
     }
+  }
+
+  /**
+   * After a failed fdatasync under `always`: cut the segment back to what the last successful
+   * fdatasync covered. The pages of the failed sync may never reach the disk (fsyncgate) while
+   * reads still see them; left in place, a restarted process would replay them and append after
+   * them, and a power loss would leave a hole before acknowledged records. Nothing past that point
+   * was acknowledged under `always`. (Under everysec/no those records were acknowledged after
+   * their write and stay, as Redis keeps them.) Runs in the writer, after any write in flight.
+   */
+  private dropUnsynced(seg: Segment): void {
+    void this.runTask(async () => {
+      if (seg.fd === undefined || seg.size <= seg.durableSize) return
+      try {
+        await this.fs.ftruncate(seg.fd, seg.durableSize)
+        this.segmentBytes -= seg.size - seg.durableSize
+        seg.size = seg.durableSize
+      } catch (err) {
+        this.logger.warn({ err: describeIoError(err) }, 'could not cut unsynced records after a failed fdatasync')
+      }
+    })
   }
 
   /** Waits for running fdatasyncs, then syncs whatever is written but not yet synced. */
@@ -629,9 +665,15 @@ export class AofLog implements EventLog {
       seed: frameSeed(header),
       fd: undefined,
       size: 0,
+      durableSize: 0,
       created: false,
       listed: false,
     }
+  }
+
+  /** The manifest's durable line: the highest seq known on disk. */
+  private durableFloor(): number {
+    return Math.max(this.manifest.durable ?? 0, this.durableSeq)
   }
 
   /** Creates the segment's file durably (header only); it is not listed yet. */
@@ -639,6 +681,7 @@ export class AofLog implements EventLog {
     await createSegment(this.fs, this.dir, seg.header)
     seg.created = true
     seg.size = SEGMENT_HEADER_BYTES
+    seg.durableSize = SEGMENT_HEADER_BYTES
     this.segmentBytes += SEGMENT_HEADER_BYTES
   }
 
@@ -651,6 +694,9 @@ export class AofLog implements EventLog {
     this.rotating = true
     try {
       const old = this.current
+      // Always sync the old segment before a successor is listed: it may hold records a previous
+      // process wrote but never synced (it is not "dirty" in this process).
+      if (this.failed === undefined && old.fd !== undefined) this.dirty = true
       await this.settleSyncs()
       if (list && this.failed !== undefined) throw new Error(this.failed.reason)
       if (old.fd !== undefined) {
@@ -664,6 +710,7 @@ export class AofLog implements EventLog {
         const manifest: Manifest = {
           snapshot: this.manifest.snapshot,
           segments: [...this.manifest.segments, manifestEntry(next.name, next.header)],
+          durable: this.durableFloor(),
         }
         try {
           await writeManifest(this.fs, this.dir, manifest)
@@ -711,6 +758,7 @@ export class AofLog implements EventLog {
         const manifest: Manifest = {
           snapshot: { file: snap.file, seq: snap.seq, count: snap.count, crc: snap.crc },
           segments: [manifestEntry(next.name, next.header)],
+          durable: this.durableFloor(),
         }
         await writeManifest(this.fs, this.dir, manifest)
         this.manifest = manifest
@@ -783,6 +831,17 @@ export class AofLog implements EventLog {
     await this.runTask(async () => {
       await this.settleSyncs()
       failure = this.failed
+      if (failure === undefined && this.durableSeq > (this.manifest.durable ?? 0)) {
+        // Record that everything is on disk: damage found later at or below it is bit rot, never
+        // a torn tail (frames only vouch for records synced before a later frame was written).
+        const manifest: Manifest = { ...this.manifest, durable: this.durableSeq }
+        try {
+          await writeManifest(this.fs, this.dir, manifest)
+          this.manifest = manifest
+        } catch (err) {
+          this.logger.warn({ err: describeIoError(err) }, 'could not record the durable seq in the manifest at close')
+        }
+      }
     })
     if (this.timer !== undefined) clearInterval(this.timer)
     const fd = this.current.fd

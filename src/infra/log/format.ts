@@ -21,7 +21,7 @@
  * A segment is created under a temp name, its header written and fdatasynced, then renamed into
  * place and the directory fsynced, so a segment file never exists with a partial header.
  *
- * ## Frame (32-byte header + payload)
+ * ## Frame (40-byte header + payload)
  *
  * | off | size | field                                                                  |
  * |-----|------|------------------------------------------------------------------------|
@@ -33,13 +33,17 @@
  * | 18  | 2    | event schema version (./eventCodec.ts)                                 |
  * | 20  | 4    | count: number of events in the payload (≥ 1)                           |
  * | 24  | 8    | at: the record's wall-clock time (LogRecord.at, signed Unix ms)        |
- * | 32  | …    | payload: `count` events (./eventCodec.ts)                              |
+ * | 32  | 8    | durable_lsn: the highest lsn known durable when this frame was written |
+ * | 40  | …    | payload: `count` events (./eventCodec.ts)                              |
  *
- * Differences from DURABILITY.md §8.3: the header is 32 bytes because every record carries its
- * time (`at`, the execution unit's `ctx.now`) instead of separate tick frames (kinds 3/4 are not
- * written; a reader refuses them). A frame is valid only if `32 ≤ len ≤ MAX_FRAME_BYTES` and it
- * fits in the file — `len` is bounded before anything is allocated, so a torn length can never
- * make the reader allocate gigabytes.
+ * Differences from DURABILITY.md §8.3: every record carries its time (`at`, the execution unit's
+ * `ctx.now`) instead of separate tick frames (kinds 3/4 are not written; a reader refuses them),
+ * and the writer's durable point (`durable_lsn`, a per-frame form of §8.5.7's DURABLE pointer):
+ * damage to a frame that a later valid frame records as durable is corruption of synced data
+ * (refused), while damage that no later frame vouches for can be a power loss that wrote back
+ * later pages but not earlier ones (a torn tail). A frame is valid only if
+ * `40 ≤ len ≤ MAX_FRAME_BYTES` and it fits in the file — `len` is bounded before anything is
+ * allocated, so a torn length can never make the reader allocate gigabytes.
  *
  * Because the CRC is seeded with the segment's random uid, bytes from another segment or an older
  * generation of the same file name never validate, and because it covers the lsn, a frame copied
@@ -60,7 +64,7 @@ export const SEGMENT_MAGIC = 'RDUSTAOF'
 export const FORMAT_VERSION = 1
 export const MIN_READER_VERSION = 1
 export const SEGMENT_HEADER_BYTES = 64
-export const FRAME_HEADER_BYTES = 32
+export const FRAME_HEADER_BYTES = 40
 /** The largest frame a reader accepts (and a writer produces): 1 GiB. */
 export const MAX_FRAME_BYTES = 1024 * 1024 * 1024
 export const CHECKSUM_CRC32C = 1
@@ -165,11 +169,11 @@ export const decodeSegmentHeader = (buf: Buffer): SegmentHeader | string => {
 // ---------------------------------------------------------------------------------------------
 
 /**
- * Appends one record as one frame to `w`, its CRC seeded with `seed` (see {@link frameSeed}).
- * On any error (a record too large, an event that cannot be encoded) `w` is left as it was and
- * the error is thrown.
+ * Appends one record as one frame to `w`, its CRC seeded with `seed` (see {@link frameSeed}), and
+ * `durableLsn` the highest lsn the writer knows durable. On any error (a record too large, an
+ * event that cannot be encoded) `w` is left as it was and the error is thrown.
  */
-export const encodeFrame = (w: ByteWriter, seed: number, record: LogRecord): void => {
+export const encodeFrame = (w: ByteWriter, seed: number, record: LogRecord, durableLsn = 0): void => {
   const start = w.pos
   try {
     if (record.events.length === 0) throw new RangeError('a log record needs at least one event')
@@ -186,6 +190,7 @@ export const encodeFrame = (w: ByteWriter, seed: number, record: LogRecord): voi
     buf.writeUInt16LE(EVENT_SCHEMA_VERSION, start + 18)
     buf.writeUInt32LE(record.events.length, start + 20)
     writeI64(buf, record.at, start + 24)
+    writeU64(buf, durableLsn, start + 32)
     buf.writeUInt32LE(crc32c(buf, seed, start + 8, start + len), start + 4)
   } catch (err) {
     w.pos = start
@@ -202,6 +207,7 @@ export interface FrameHeader {
   readonly schema: number
   readonly count: number
   readonly at: number
+  readonly durableLsn: number
 }
 
 /** Why a frame at some offset is not the next valid frame. */
@@ -233,7 +239,7 @@ export const readFrameHeader = (
   buf: Buffer,
   at: number,
   len: number,
-  into: { -readonly [K in keyof FrameHeader]: FrameHeader[K] } = { len: 0, lsn: 0, kind: 0, flags: 0, schema: 0, count: 0, at: 0 },
+  into: { -readonly [K in keyof FrameHeader]: FrameHeader[K] } = { len: 0, lsn: 0, kind: 0, flags: 0, schema: 0, count: 0, at: 0, durableLsn: 0 },
 ): FrameHeader => {
   into.len = len
   into.lsn = readU64(buf, at + 8)
@@ -242,11 +248,15 @@ export const readFrameHeader = (
   into.schema = buf.readUInt16LE(at + 18)
   into.count = buf.readUInt32LE(at + 20)
   into.at = readI64(buf, at + 24)
+  into.durableLsn = readU64(buf, at + 32)
   return into
 }
 
 /** The lsn field alone (for cheap resync filtering before a CRC). */
 export const readFrameLsn = (buf: Buffer, at: number): number => readU64(buf, at + 8)
+
+/** The durable_lsn field alone. */
+export const readFrameDurableLsn = (buf: Buffer, at: number): number => readU64(buf, at + 32)
 
 /**
  * Why a CRC-valid frame cannot be read by this build (an unknown kind, a continuation flag, a

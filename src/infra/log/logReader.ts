@@ -12,7 +12,7 @@
  *    later segment must start exactly after the previous one's last record.
  * 3. Inside a segment, frames must be valid and consecutive (./segmentReader.ts).
  * 4. Only the **last** segment may end in a torn tail (problem `torn-tail`, fixable by
- *    truncation). Anything else — a bad frame before the tail, a torn non-last segment, a bad
+ *    truncation), and only above the manifest's `durable` seq. Anything else — a bad frame before the tail, a torn non-last segment, a bad
  *    header, a missing file, a gap — is a `corrupt` problem: start-up refuses.
  * 5. The last segment must reach the snapshot's seq (otherwise the next append would leave a gap).
  *
@@ -206,8 +206,16 @@ export const walkLog = async (
     }
     lastSeq = Math.max(lastSeq, scan.lastLsn)
     if (scan.stop.reason !== 'eof') {
-      const torn = isLast && scan.tail === 'torn'
-      const detail = torn ? scan.stop.detail : `${scan.stop.detail}${isLast ? '' : ' (not the last segment, so not a torn tail)'}`
+      const durable = manifest.durable ?? 0
+      const synced = scan.stop.lsn <= durable
+      const torn = isLast && scan.tail === 'torn' && !synced
+      const detail = torn
+        ? scan.stop.detail
+        : !isLast
+          ? `${scan.stop.detail} (not the last segment, so not a torn tail)`
+          : synced && scan.tail === 'torn'
+            ? `${scan.stop.cause}; the manifest records seq ${durable} as durable, so this damages synced data: it is not a torn tail`
+            : scan.stop.detail
       problem = at(torn ? 'torn-tail' : 'corrupt-frame', scan.end, scan.stop.lsn, detail, scan.tailBytes)
       break
     }

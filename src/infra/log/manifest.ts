@@ -10,6 +10,7 @@
  * snapshot snap-000000000042-00000003.jsonl seq 42 count 1000 crc32c 1a2b3c4d
  * segment log-00000003.aof seq 3 first_lsn 43 uid 0f1e2d3c4b5a6978
  * segment log-00000004.aof seq 4 first_lsn 97 uid 8877665544332211
+ * durable 120
  * crc32c 89abcdef
  * ```
  *
@@ -20,6 +21,9 @@
  * - `segment` (one or more, in replay order): file name, segment_seq (strictly increasing), the
  *   first lsn it must hold (non-decreasing: an empty segment is followed by one starting at the
  *   same lsn), and its uid; each must match the segment's own header.
+ * - `durable` (optional, at most one, after the segments): a seq known to be on disk when the
+ *   manifest was written — after a clean close, at start-up once the replayed segments were
+ *   fdatasynced, at a rotation. Recovery never treats damage at or below it as a torn tail.
  * - Last line: CRC32C (hex) of every byte before it. Unlike Redis's manifest, it checks itself.
  *
  * The parser is strict (as Redis's `aof-multi-part.tcl` matrix expects): blank lines, unknown
@@ -53,6 +57,12 @@ export interface ManifestSegment {
 export interface Manifest {
   readonly snapshot: ManifestSnapshot | undefined
   readonly segments: ReadonlyArray<ManifestSegment>
+  /**
+   * A seq known durable when the manifest was written (after a clean close, at start-up after
+   * the replayed segments were synced, at a rotation): damage at or below it is corruption of
+   * synced data, never a torn tail. Optional; absent means 0.
+   */
+  readonly durable?: number
 }
 
 /** The manifest is unreadable or inconsistent. `line` is 1-based (0 when not about one line). */
@@ -92,6 +102,7 @@ export const encodeManifest = (m: Manifest): string => {
     text += `snapshot ${s.file} seq ${s.seq} count ${s.count} crc32c ${crcHex(s.crc)}\n`
   }
   for (const s of m.segments) text += `segment ${s.file} seq ${s.segmentSeq} first_lsn ${s.firstLsn} uid ${s.uid}\n`
+  if (m.durable !== undefined && m.durable > 0) text += `durable ${m.durable}\n`
   return `${text}crc32c ${crcHex(crc32cOfText(text))}\n`
 }
 
@@ -127,6 +138,7 @@ export const parseManifest = (text: string): Manifest => {
   if (head[1] !== String(MANIFEST_VERSION)) fail(0, `unsupported manifest version ${head[1]}`)
 
   let snapshot: ManifestSnapshot | undefined
+  let durable: number | undefined
   const segments: ManifestSegment[] = []
   const num = (i: number, v: string | undefined): number => {
     if (v === undefined || !UINT.test(v) || !Number.isSafeInteger(Number(v))) fail(i, `expected a non-negative integer, got ${v}`)
@@ -159,7 +171,14 @@ export const parseManifest = (text: string): Manifest => {
         // or at start), and the next one then starts at the same lsn.
         if (prev !== undefined && seg.firstLsn < prev.firstLsn) fail(i, 'segment first_lsn decreases')
         if (seg.firstLsn < 1) fail(i, 'first_lsn must be at least 1')
+        if (durable !== undefined) fail(i, 'the durable line must come after the segments')
         segments.push(seg)
+        break
+      }
+      case 'durable': {
+        if (durable !== undefined) fail(i, 'more than one durable line')
+        if (f.length !== 2) fail(i, 'expected `durable <seq>`')
+        durable = num(i, f[1])
         break
       }
       default:
@@ -173,7 +192,7 @@ export const parseManifest = (text: string): Manifest => {
     if (files.has(f)) fail(0, `file ${f} is listed twice`)
     files.add(f)
   }
-  return { snapshot, segments }
+  return durable === undefined ? { snapshot, segments } : { snapshot, segments, durable }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -9,19 +9,27 @@
  * cannot read; a payload that does not decode. The scan then **classifies** what follows:
  *
  * - `clean`: the prefix is the whole file.
- * - `torn`: what follows looks like an interrupted append — every remaining byte is zero (the
- *   power-loss zero fill), or at most `tailTolerance` bytes of garbage in which no valid frame
- *   can be found at any byte offset. Recovery may truncate it (only in the last segment).
- * - `corrupt`: anything else — a valid frame appears after the bad one (a flipped bit or an
- *   overwritten record mid-log), a CRC-valid frame with the wrong lsn or an undecodable payload,
- *   or more garbage than the tolerance. Recovery refuses to start.
+ * - `torn`: what follows is what a crash can leave after the last synced record —
+ *   - every remaining byte is zero (the power-loss zero fill), or
+ *   - at most `tailTolerance` bytes of garbage in which no valid frame starts at any byte
+ *     offset (an interrupted append), or
+ *   - valid frames follow, but none of them was written after the damaged frame was durable
+ *     (their `durable_lsn` is below its seq): page-cache writeback is not write order, so a power
+ *     loss can keep a later unsynced batch and lose or garble an earlier one.
+ *   Recovery may truncate it (only in the last segment).
+ * - `corrupt`: anything else — a valid frame written when the damaged one was already durable
+ *   follows (a flipped bit or an overwritten record in synced data), a CRC-valid frame with the
+ *   wrong lsn or an undecodable payload, or more frameless garbage than the tolerance. Recovery
+ *   refuses to start.
  *
- * The resync search that tells "torn" from "corrupt" tries every byte offset after the stop
- * point: a cheap filter (plausible length, lsn in the range still possible) then the CRC. Frames
- * are seeded with the segment uid, so a false match has probability about 2^-32 per candidate.
+ * The resync search tries every byte offset after the stop point: a cheap filter (plausible
+ * length, lsn in the range still possible) then the CRC; then it walks valid frames by length.
+ * Frames are seeded with the segment uid, so a false match has probability about 2^-32 per
+ * candidate.
  *
- * Not covered (as in Dragonfly's design): a corrupted **last** frame of the last segment looks
- * exactly like a torn write and is truncated; a durable-lsn pointer (§8.5.7) would close that gap.
+ * Not covered: damage to frames no later frame vouches for as durable — the last frame, or the
+ * last batches written before their fdatasync completed — looks exactly like a power loss and is
+ * truncated (and reported). A bit flip in older, synced data is always refused.
  *
  * Reading is chunked (4 MiB reads, grown for larger frames), so segments of any size scan in
  * bounded memory; frames are delivered synchronously as views into the read buffer, valid only
@@ -37,6 +45,7 @@ import {
   frameSeed,
   FRAME_HEADER_BYTES,
   MAX_FRAME_BYTES,
+  readFrameDurableLsn,
   readFrameHeader,
   readFrameLsn,
   SEGMENT_HEADER_BYTES,
@@ -85,13 +94,18 @@ export interface SegmentScan {
   readonly records: number
   /** lsn of the last valid frame (header.firstLsn - 1 when there is none). */
   readonly lastLsn: number
+  /** durable_lsn of the last valid frame (0 when there is none): what the writer knew synced. */
+  readonly lastDurableLsn: number
   readonly stop: {
     readonly reason: StopReason
     /** Offset of the first invalid byte (= `end`). */
     readonly offset: number
     /** The lsn the invalid frame should have carried. */
     readonly lsn: number
+    /** What is wrong, then what follows (the tail classification's reason). */
     readonly detail: string
+    /** What is wrong with the frame alone. */
+    readonly cause: string
   }
   readonly tail: TailClass
   /** Bytes after `end` (what a truncation discards). */
@@ -121,6 +135,11 @@ export interface ScanOptions {
   readonly tailTolerance?: number
   /** Read chunk size (default 4 MiB); tests use small values to exercise chunk boundaries. */
   readonly chunkBytes?: number
+  /**
+   * Resume at a frame boundary a previous scan reported (the offset after a frame and the next
+   * lsn), instead of the first frame. `records` then counts from there.
+   */
+  readonly startAt?: { readonly offset: number; readonly lsn: number }
 }
 
 export const DEFAULT_TAIL_TOLERANCE = 1024 * 1024
@@ -163,16 +182,32 @@ const scanOpen = async (fsys: FileSystem, fd: number, file: string, opts: ScanOp
   const seed = frameSeed(header)
   const onFrame = opts.onFrame
   // One view object, refilled for every frame (the callback must not keep it).
-  const view: Mutable<FrameView> = { len: 0, lsn: 0, kind: 0, flags: 0, schema: 0, count: 0, at: 0, offset: 0, buf: EMPTY, payloadStart: 0, payloadEnd: 0 }
+  const view: Mutable<FrameView> = {
+    len: 0,
+    lsn: 0,
+    kind: 0,
+    flags: 0,
+    schema: 0,
+    count: 0,
+    at: 0,
+    durableLsn: 0,
+    offset: 0,
+    buf: EMPTY,
+    payloadStart: 0,
+    payloadEnd: 0,
+  }
 
   let buf = Buffer.allocUnsafe(Math.min(opts.chunkBytes ?? DEFAULT_CHUNK, Math.max(size, FRAME_HEADER_BYTES)))
-  let bufStart = SEGMENT_HEADER_BYTES // file offset of buf[0]
+  const start = opts.startAt ?? { offset: SEGMENT_HEADER_BYTES, lsn: header.firstLsn }
+  let bufStart = start.offset // file offset of buf[0]
   let bufLen = 0 // valid bytes in buf
-  let pos = SEGMENT_HEADER_BYTES
-  let lsn = header.firstLsn
+  let pos = start.offset
+  let lsn = start.lsn
   let records = 0
+  let lastDurableLsn = 0
   let reason: StopReason = 'eof'
   let detail = ''
+  let tailNote: string | undefined
 
   /** Makes buf hold at least `need` bytes from `pos` (the caller knows they exist in the file). */
   const refill = async (need: number): Promise<void> => {
@@ -257,6 +292,7 @@ const scanOpen = async (fsys: FileSystem, fd: number, file: string, opts: ScanOp
       pos += len
       lsn++
       records++
+      lastDurableLsn = h.durableLsn
       if (more === false) {
         reason = 'stopped'
         break scan
@@ -273,7 +309,7 @@ const scanOpen = async (fsys: FileSystem, fd: number, file: string, opts: ScanOp
     const verdict = await classifyTail(fsys, fd, end, size, lsn, seed, reason, opts.tailTolerance ?? DEFAULT_TAIL_TOLERANCE)
     tail = verdict.tail
     resync = verdict.resync
-    if (verdict.note !== undefined) detail = `${detail}; ${verdict.note}`
+    if (verdict.note !== undefined) tailNote = verdict.note
   }
   return {
     file,
@@ -282,7 +318,8 @@ const scanOpen = async (fsys: FileSystem, fd: number, file: string, opts: ScanOp
     end,
     records,
     lastLsn: lsn - 1,
-    stop: { reason, offset: end, lsn, detail },
+    lastDurableLsn,
+    stop: { reason, offset: end, lsn, detail: tailNote === undefined ? detail : `${detail}; ${tailNote}`, cause: detail },
     tail,
     tailBytes,
     ...(resync === undefined ? {} : { resync }),
@@ -297,6 +334,13 @@ interface Verdict {
   readonly tail: TailClass
   readonly note?: string
   readonly resync?: { offset: number; lsn: number }
+}
+
+/** A valid frame found after the stop point. */
+interface Found {
+  readonly offset: number
+  readonly lsn: number
+  readonly durableLsn: number
 }
 
 const classifyTail = async (
@@ -314,21 +358,31 @@ const classifyTail = async (
   if (reason === 'sequence' || reason === 'unsupported' || reason === 'payload') return { tail: 'corrupt' }
   const rest = size - from
   if (await allZero(fsys, fd, from, size)) return { tail: 'torn', note: `${rest} zero bytes follow (zero-filled tail)` }
-  if (rest > tolerance) {
-    return { tail: 'corrupt', note: `${rest} bytes follow, more than the ${tolerance}-byte tail tolerance` }
+  const after = await framesAfter(fsys, fd, from, size, lsn, seed)
+  if (after.first === undefined) {
+    if (rest > tolerance) {
+      return { tail: 'corrupt', note: `${rest} bytes follow, more than the ${tolerance}-byte tail tolerance` }
+    }
+    return { tail: 'torn', note: `${rest} bytes of an incomplete append follow` }
   }
-  const buf = Buffer.allocUnsafe(rest)
-  const got = await readAt(fsys, fd, buf, 0, rest, from)
-  const found = findValidFrame(buf.subarray(0, got), 1, lsn, seed)
-  if (found !== undefined) {
-    const at = from + found.offset
+  const resync = { offset: after.first.offset, lsn: after.first.lsn }
+  const v = after.vouching
+  if (v !== undefined) {
     return {
       tail: 'corrupt',
-      note: `a valid frame (seq ${found.lsn}) follows at offset ${at}, so this is not a torn tail`,
-      resync: { offset: at, lsn: found.lsn },
+      note:
+        `a valid frame (seq ${v.lsn}) at offset ${v.offset} was written when seq ${v.durableLsn} was durable, ` +
+        'so this damages synced data: it is not a torn tail',
+      resync,
     }
   }
-  return { tail: 'torn', note: `${rest} bytes of an incomplete append follow` }
+  return {
+    tail: 'torn',
+    note:
+      `valid frames follow (seq ${after.first.lsn} at offset ${after.first.offset}) but none was written after seq ${lsn} ` +
+      'was durable: unsynced data lost or garbled by a power loss',
+    resync,
+  }
 }
 
 const allZero = async (fsys: FileSystem, fd: number, from: number, size: number): Promise<boolean> => {
@@ -343,22 +397,70 @@ const allZero = async (fsys: FileSystem, fd: number, from: number, size: number)
 }
 
 /**
+ * Valid frames after a stop at `from` (where seq `lsn` was expected): the first one, and the
+ * first one whose durable_lsn covers `lsn` (which proves the damaged frame had been synced). Tries
+ * every byte offset (cheap filter, then the CRC), then walks valid frames by their length; reads
+ * the rest of the file in chunks, so any size can be searched. Stops at the first vouching frame.
+ */
+const framesAfter = async (
+  fsys: FileSystem,
+  fd: number,
+  from: number,
+  size: number,
+  lsn: number,
+  seed: number,
+): Promise<{ first?: Found; vouching?: Found }> => {
+  let buf = Buffer.allocUnsafe(Math.min(DEFAULT_CHUNK, Math.max(FRAME_HEADER_BYTES, size - from)))
+  let bufStart = 0
+  let bufLen = 0
+  /** Makes buf hold [pos, pos + n) (n ≤ size - pos); returns pos's index in buf. */
+  const window = async (pos: number, n: number): Promise<number> => {
+    if (pos >= bufStart && pos + n <= bufStart + bufLen) return pos - bufStart
+    if (n > buf.length) buf = Buffer.allocUnsafe(n)
+    bufStart = pos
+    bufLen = await readAt(fsys, fd, buf, 0, Math.min(buf.length, size - pos), pos)
+    return 0
+  }
+  let first: Found | undefined
+  for (let at = from + 1; at + FRAME_HEADER_BYTES <= size; ) {
+    let rel = await window(at, FRAME_HEADER_BYTES)
+    const len = buf.readUInt32LE(rel)
+    const frameLsn = readFrameLsn(buf, rel)
+    // Every frame takes ≥ FRAME_HEADER_BYTES, so a later frame's lsn is within this window.
+    const plausible =
+      len >= FRAME_HEADER_BYTES && len <= size - at && frameLsn >= lsn && frameLsn <= lsn + Math.floor((at - from) / FRAME_HEADER_BYTES) + 1
+    if (plausible) {
+      rel = await window(at, len)
+      if (checksumMatches(buf, rel, len, seed)) {
+        const found: Found = { offset: at, lsn: frameLsn, durableLsn: readFrameDurableLsn(buf, rel) }
+        first ??= found
+        if (found.durableLsn >= lsn) return { first, vouching: found }
+        at += len
+        continue
+      }
+    }
+    at++
+  }
+  return first === undefined ? {} : { first }
+}
+
+/**
  * The first offset ≥ `start` in `buf` where a valid frame with an lsn ≥ `minLsn` begins, or
- * undefined. Used only on tails of at most the tolerance (1 MiB by default).
+ * undefined (used by the inspection CLI to count the records after a damaged spot).
  */
 export const findValidFrame = (
   buf: Buffer,
   start: number,
   minLsn: number,
   seed: number,
-): { offset: number; lsn: number } | undefined => {
+): { offset: number; lsn: number; durableLsn: number } | undefined => {
   for (let at = start; at + FRAME_HEADER_BYTES <= buf.length; at++) {
     const len = buf.readUInt32LE(at)
     if (len < FRAME_HEADER_BYTES || len > buf.length - at) continue
     const lsn = readFrameLsn(buf, at)
-    // Every frame takes ≥ 32 bytes, so a later frame's lsn is within this window of minLsn.
-    if (lsn < minLsn || lsn > minLsn + (at >>> 5) + 1) continue
-    if (checksumMatches(buf, at, len, seed)) return { offset: at, lsn }
+    // Every frame takes ≥ FRAME_HEADER_BYTES bytes, so a later frame's lsn is within this window.
+    if (lsn < minLsn || lsn > minLsn + Math.floor(at / FRAME_HEADER_BYTES) + 1) continue
+    if (checksumMatches(buf, at, len, seed)) return { offset: at, lsn, durableLsn: readFrameDurableLsn(buf, at) }
   }
   return undefined
 }

@@ -96,12 +96,12 @@ describe('segment header and frames', () => {
     }
   })
 
-  it('writes len, lsn, kind, count and at in the frame header and a CRC seeded with the segment uid', () => {
+  it('writes len, lsn, kind, count, at and durable lsn in the frame header and a CRC seeded with the segment uid', () => {
     const h = newSegmentHeader(1, 1, EPOCH)
     const w = new ByteWriter()
-    encodeFrame(w, frameSeed(h), { seq: 9, at: EPOCH + 3, events: [E.valueSet(0, 'a', 'b', null), E.expiryRemoved(0, 'a')] })
+    encodeFrame(w, frameSeed(h), { seq: 9, at: EPOCH + 3, events: [E.valueSet(0, 'a', 'b', null), E.expiryRemoved(0, 'a')] }, 7)
     const fh = readFrameHeader(w.buf, 0, w.pos)
-    expect(fh).toMatchObject({ len: w.pos, lsn: 9, kind: 2, flags: 0, schema: 1, count: 2, at: EPOCH + 3 })
+    expect(fh).toMatchObject({ len: w.pos, lsn: 9, kind: 2, flags: 0, schema: 1, count: 2, at: EPOCH + 3, durableLsn: 7 })
     expect(checksumMatches(w.buf, 0, w.pos, frameSeed(h))).toBe(true)
     const other = newSegmentHeader(1, 1, EPOCH)
     expect(checksumMatches(w.buf, 0, w.pos, frameSeed(other))).toBe(false)

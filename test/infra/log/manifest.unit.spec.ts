@@ -26,6 +26,11 @@ describe('manifest', () => {
     expect(parseManifest(encodeManifest(bare))).toEqual(bare)
   })
 
+  it('round-trips the durable line, written only when positive', () => {
+    expect(parseManifest(encodeManifest({ ...sample, durable: 120 }))).toEqual({ ...sample, durable: 120 })
+    expect(encodeManifest({ ...sample, durable: 0 })).toBe(encodeManifest(sample))
+  })
+
   it('is the documented text', () => {
     expect(bodyOf(sample)).toBe(
       'redust-manifest 1\n' +
@@ -50,6 +55,8 @@ describe('manifest', () => {
     ['no segment', signed('redust-manifest 1\n'), /no segment/],
     ['a newer version', signed(body.replace('redust-manifest 1', 'redust-manifest 2')), /unsupported manifest version/],
     ['an empty file', '', /empty|newline/],
+    ['two durable lines', signed(`${body}durable 1\ndurable 2\n`), /more than one durable line/],
+    ['a durable line before a segment', signed(body.replace('segment log-00000004', 'durable 5\nsegment log-00000004')), /after the segments/],
   ])('refuses %s', (_what, text, message) => {
     expect(() => parseManifest(text)).toThrow(ManifestError)
     expect(() => parseManifest(text)).toThrow(message)

@@ -17,6 +17,9 @@ import * as E from '../../../src/domain/event.js'
 import type { Event } from '../../../src/domain/event.js'
 import { AofLog, type AofLogOptions } from '../../../src/infra/log/aofLog.js'
 import { recover } from '../../../src/app/recovery.js'
+import { nodeFileSystem } from '../../../src/infra/log/fileSystem.js'
+import { readManifest } from '../../../src/infra/log/logReader.js'
+import { writeManifest } from '../../../src/infra/log/manifest.js'
 
 export const EPOCH = 1_700_000_000_000
 
@@ -109,15 +112,29 @@ export const openLog = async (dir: string, opts: AofLogOptions = {}): Promise<Ao
 
 /**
  * Writes `records` to a fresh log in `dir` in batches of `perTurn` records per event-loop turn
- * (one frame each), waits for every commit, and closes the log.
+ * (one frame each), waits for every commit, and closes the log. The default policy is `always`,
+ * so every frame records the previous ones as durable (what bit-flip detection relies on).
+ *
+ * With `crashed`, the directory is left as a kill -9 after the last commit leaves it: a clean
+ * close also records the durable seq in the manifest (after which no damage is a torn tail), so
+ * that line is removed again. Tests that cut or garble the tail use this.
  */
-export const writeRecords = async (dir: string, records: ReadonlyArray<LogRecord>, perTurn = 1, opts: AofLogOptions = {}): Promise<void> => {
-  const log = await openLog(dir, opts)
+export const writeRecords = async (
+  dir: string,
+  records: ReadonlyArray<LogRecord>,
+  perTurn = 1,
+  opts: AofLogOptions & { readonly crashed?: boolean } = {},
+): Promise<void> => {
+  const log = await openLog(dir, { appendfsync: 'always', ...opts })
   for (let i = 0; i < records.length; i += perTurn) {
     const commits = records.slice(i, i + perTurn).map((r) => log.append(r))
     await Promise.all(commits)
   }
   await log.close()
+  if (opts.crashed === true) {
+    const m = await readManifest(nodeFileSystem, dir)
+    await writeManifest(nodeFileSystem, dir, { snapshot: m.snapshot, segments: m.segments })
+  }
 }
 
 /** The single segment file of a directory written by `writeRecords`. */
@@ -128,8 +145,8 @@ export const onlySegment = (dir: string): string => {
 }
 
 /**
- * Byte offsets where each record's frame ends in a segment written one record per frame
- * (header 64 bytes, then frames back to back; a frame's first 4 bytes are its length).
+ * Byte offsets where each record's frame ends in a segment (header 64 bytes, then frames back to
+ * back; a frame's first 4 bytes are its length).
  */
 export const frameEnds = (file: string): number[] => {
   const buf = fs.readFileSync(file)

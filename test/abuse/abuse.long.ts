@@ -30,7 +30,7 @@ describe('abuse limits (long)', () => {
     expect(Object.keys(f.unauthReplies).sort()).toEqual(
       [
         // Redis 7.0.15 answers `$536870912` (= proto-max-bulk-len) unauthenticated with
-        // "unauthenticated bulk length"; see bug H (test/abuse/regressions.spec.ts)
+        // "unauthenticated bulk length"; see bug P4 (test/abuse/abuse.spec.ts)
         '-ERR Protocol error: unauthenticated bulk length (closed: true)',
         '-ERR Protocol error: unauthenticated multibulk length (closed: true)',
         '-NOAUTH Authentication required. (closed: false)',

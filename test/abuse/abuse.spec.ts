@@ -83,7 +83,7 @@ describe('regressions found by the abuse suites', () => {
   // (networking.c processMultibulkBuffer). Redust's decoder rejects any bulk above V8's
   // MAX_STRING_LENGTH (2^29-24) in the same condition as proto-max-bulk-len, before the
   // unauthenticated check, so it answers "invalid bulk length".
-  it('bug H: an unauthenticated $536870912 gets "unauthenticated bulk length", as in Redis', async () => {
+  it('bug P4: an unauthenticated $536870912 gets "unauthenticated bulk length", as in Redis', async () => {
     const req = Buffer.from('*1\r\n$536870912\r\n')
     const expected = { text: '-ERR Protocol error: unauthenticated bulk length\r\n', closed: true }
     if (redis !== undefined) expect(await rawExchange(redis.port, req, { quietMs: 500 }), 'redis-server 7.0.15').toEqual(expected)

@@ -172,7 +172,7 @@ describe('regressions found by the auth matrix', () => {
   // Redis's rejectCommand(): a refused EXEC aborts the transaction state and answers
   // "EXECABORT Transaction discarded because of: <error>", in or out of MULTI (networking.c /
   // server.c processCommand → rejectCommand → execCommandAbort). Measured on redis-server 7.0.15.
-  it('bug F: a refused EXEC answers EXECABORT with the refusal (NOAUTH, arity), as Redis does', async () => {
+  it('bug P1: a refused EXEC answers EXECABORT with the refusal (NOAUTH, arity), as Redis does', async () => {
     const un = await RespConn.connect(server.port)
     expect(msg(await un.call('EXEC'))).toBe(`-EXECABORT Transaction discarded because of: ${NOAUTH}`)
     un.close()
@@ -183,7 +183,7 @@ describe('regressions found by the auth matrix', () => {
 
   // Redis 7.0.15: COMMAND INFO command|getkeys → arity -4 (and getkeysandflags -4);
   // `COMMAND GETKEYS get` → "ERR wrong number of arguments for 'command|getkeys' command".
-  it('bug G: COMMAND GETKEYS / GETKEYSANDFLAGS have arity -4 as in Redis 7.0.15', async () => {
+  it('bug P2: COMMAND GETKEYS / GETKEYSANDFLAGS have arity -4 as in Redis 7.0.15', async () => {
     const c = await authed(server.port)
     expect(msg(await c.call('COMMAND', 'GETKEYS', 'get'))).toBe("-ERR wrong number of arguments for 'command|getkeys' command")
     expect(msg(await c.call('COMMAND', 'GETKEYSANDFLAGS', 'get'))).toBe("-ERR wrong number of arguments for 'command|getkeysandflags' command")
@@ -215,7 +215,7 @@ describe('persistence paths cannot be changed by any client', () => {
     c.close()
   })
 
-  it.skipIf(!haveRedis())('the refusals are worded as Redis 7.0.15 words them (regression: logfile/pidfile)', async () => {
+  it.skipIf(!haveRedis())('the refusals are worded as Redis 7.0.15 words them (bug P3: logfile/pidfile)', async () => {
     const a = await authed(server.port)
     const b = await authed(redis!.port)
     const diffs: string[] = []

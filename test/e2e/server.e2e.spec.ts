@@ -334,8 +334,10 @@ describe('server commands', () => {
 
   it('never lets CONFIG SET change a file path', async () => {
     const c = await connect()
+    // Redis 7.0.15 words dir as protected and logfile/pidfile as immutable.
     for (const name of ['dir', 'logfile', 'pidfile']) {
-      const reply = `-ERR CONFIG SET failed (possibly related to argument '${name}') - can't set protected config\r\n`
+      const kind = name === 'dir' ? 'protected' : 'immutable'
+      const reply = `-ERR CONFIG SET failed (possibly related to argument '${name}') - can't set ${kind} config\r\n`
       expect(await c.roundTrip(cmd('CONFIG', 'SET', name, '/tmp'), reply)).toBe(reply)
     }
     const unknown = "-ERR Unknown option or number of arguments for CONFIG SET - 'dbfilename'\r\n"

@@ -210,8 +210,8 @@ const DIRECTIVES: ReadonlyArray<AnyDirective> = [
     mutability: 'mutable',
     help: 'debug | verbose | notice | warning (default notice)',
   },
-  { name: 'logfile', parse: str, format: id, mutability: 'protected', help: 'log file path; empty logs to standard output (default "")' },
-  { name: 'pidfile', parse: str, format: id, mutability: 'protected', help: 'write the process id to this file while running (default none)' },
+  { name: 'logfile', parse: str, format: id, mutability: 'immutable', help: 'log file path; empty logs to standard output (default "")' },
+  { name: 'pidfile', parse: str, format: id, mutability: 'immutable', help: 'write the process id to this file while running (default none)' },
   {
     name: 'dir',
     parse: str,

@@ -19,6 +19,8 @@ import { NO_REPLY, type ConnectionHandler, type Outcome } from '../../infra/net/
 import type { Protocol } from '../../infra/resp/encoder.js'
 import type { Client } from './client.js'
 import { authRequired, NOAUTH } from './commands/connection.js'
+
+const NOAUTH_TEXT = (NOAUTH as { readonly message: string }).message
 import { ASYNC_REPLY, NO_REPLY_MARKER } from './commands/meta.js'
 import { isContainer } from './commandDocs.js'
 import type { ServerContext } from './context.js'
@@ -113,6 +115,9 @@ export class ClientHandler implements ConnectionHandler {
     }
     bump(this.ctx.stats.rejected, lower)
     this.ctx.stats.countError('NOAUTH')
+    // Redis's rejectCommand answers a refused EXEC through execCommandAbort. An unauthenticated
+    // client cannot have opened a transaction, so there is nothing to discard.
+    if (lower === 'exec') return error(`EXECABORT Transaction discarded because of: ${NOAUTH_TEXT}`)
     return NOAUTH
   }
 

@@ -247,11 +247,11 @@ export const serverCommands = (ctx: ServerContext): ExternalCommand[] => {
         if (kind === 'pattern') return array(names.filter((n) => globMatch(value, n, true)).map(bulk))
         return Errors.syntax
       }),
-      commandSub('getkeys', -3, 'Extract keys given a full Redis command', 'command [arg [arg ...]]', (_s, argv) => {
+      commandSub('getkeys', -4, 'Extract keys given a full Redis command', 'command [arg [arg ...]]', (_s, argv) => {
         const keys = keysOf(argv)
         return 'type' in keys ? keys : array(keys.map(bulk))
       }),
-      commandSub('getkeysandflags', -3, 'Extract keys and access flags given a full Redis command', 'command [arg [arg ...]]', (_s, argv) => {
+      commandSub('getkeysandflags', -4, 'Extract keys and access flags given a full Redis command', 'command [arg [arg ...]]', (_s, argv) => {
         const keys = keysOf(argv)
         if ('type' in keys) return keys
         const write = find(argv[0]!)!.flags.includes('write')

@@ -1,6 +1,6 @@
 /**
  * The short real-process crash loop in `npm test` (issue 7, issue 3's "crash test that really
- * kills the process"): 20 SIGKILL cycles under `appendfsync always` and 8 under `everysec`, with
+ * kills the process"): 20 SIGKILL cycles under `appendfsync always` and 5 under `everysec`, with
  * 50 writer connections, 4 bank connections and an auditor. The long version (200 cycles per
  * policy) is test/crash/crash.long.ts, run by `npm run test:crash`.
  *
@@ -14,11 +14,11 @@ import { envInt, envSeed } from './support.js'
 describe('real-process crash loop (short)', () => {
   it.each([
     ['always', envInt('CRASH_CYCLES', 20)],
-    ['everysec', envInt('CRASH_CYCLES_EVERYSEC', 8)],
+    ['everysec', envInt('CRASH_CYCLES_EVERYSEC', 5)],
   ] as const)('SIGKILL under appendfsync %s loses no acknowledged write (%i cycles)', async (policy, cycles) => {
     const seed = envSeed('CRASH_SEED')
     console.log(`crash[${policy}] seed ${seed} (CRASH_SEED=${seed} to replay)`)
-    const f = await runCrashLoop({ policy, cycles, seed, writers: 50, bankers: 4, minKillMs: 100, maxKillMs: 500, checkpointChance: 0.3, log: () => undefined })
+    const f = await runCrashLoop({ policy, cycles, seed, writers: 50, bankers: 4, minKillMs: 60, maxKillMs: 300, checkpointChance: 0.3, log: () => undefined })
     console.log(formatFigures(f))
     expect(f.violations).toEqual([])
     expect(f.lost).toBe(0)

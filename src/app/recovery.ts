@@ -22,9 +22,9 @@
  *    refuse with a {@link RecoveryError} naming the file, byte offset and record seq and pointing
  *    to `redust log verify --fix`.
  * 7. Before the log accepts writes, everything replayed is made durable: if the last segment holds
- *    records no frame or manifest vouches for as durable (a crash rather than a clean close), it
- *    is copied to a new segment that replaces it in the manifest; otherwise the segments are
- *    fdatasynced. After a process crash the previous process's unsynced records live only in the
+ *    records no frame or manifest vouches for as durable (a crash rather than a clean close),
+ *    those records are copied to a new segment listed after it (which supersedes its bytes from
+ *    there on); otherwise the segments are fdatasynced. After a process crash the previous process's unsynced records live only in the
  *    page cache — possibly in pages a failed fdatasync marked clean, which no later fdatasync
  *    would write (fsyncgate). The manifest then records the replayed seq as durable.
  *
@@ -294,11 +294,15 @@ export const recover = async (
     if (vouched < tailScan.lastLsn) {
       // Records nothing vouches for as durable (a crash, not a clean close): copy the tail
       // segment to a new one and list that instead (see copyTail).
-      const copy = await copyTail(fsys, dir, tailEntry, now())
-      manifest = { snapshot: manifest.snapshot, segments: [...manifest.segments.slice(0, -1), copy.entry], durable: walk.lastSeq }
+      // The old segment stays listed when it holds vouched records; it is then read only up to
+      // the copy's first seq.
+      const keepOld = vouched >= tailEntry.firstLsn
+      const copy = await copyTail(fsys, dir, tailEntry, vouched + 1, now())
+      const segments = keepOld ? [...manifest.segments, copy.entry] : [...manifest.segments.slice(0, -1), copy.entry]
+      manifest = { snapshot: manifest.snapshot, segments, durable: walk.lastSeq }
       await writeManifest(fsys, dir, manifest)
       logger.info({ from: tailEntry.file, to: copy.entry.file, fromSeq: vouched + 1, toSeq: tailScan.lastLsn }, 'copied records not known to be durable to a new segment')
-      segmentBytes += copy.size - tailSize
+      segmentBytes += keepOld ? copy.size : copy.size - tailSize
       tailHeader = copy.header
       tailSize = copy.size
     } else {
@@ -353,9 +357,10 @@ const fresh = (entry: ManifestSegment, header: SegmentHeader, t0: number): Recov
 })
 
 /**
- * Copies every record of the tail segment `entry` (up to the valid end its scan found) into a new
- * segment — same first seq, next segment seq, fresh uid — written, fdatasynced and renamed into
- * place; returns it (not yet listed).
+ * Copies the records `fromLsn`… of the tail segment `entry` (up to the valid end its scan found)
+ * into a new segment — first seq `fromLsn`, next segment seq, fresh uid — written, fdatasynced and
+ * renamed into place; returns it (not yet listed). Listed after the old segment, it supersedes
+ * the old segment's bytes from `fromLsn` on (they are never read again).
  *
  * Why a copy: after a process crash, records the previous process had not synced yet live only in
  * the page cache — possibly in pages a failed fdatasync marked clean, which no later fdatasync
@@ -367,10 +372,11 @@ const copyTail = async (
   fsys: FileSystem,
   dir: string,
   entry: ManifestSegment,
+  fromLsn: number,
   now: number,
 ): Promise<{ entry: ManifestSegment; header: SegmentHeader; size: number }> => {
   const file = path.join(dir, entry.file)
-  const header = newSegmentHeader(entry.segmentSeq + 1, entry.firstLsn, now)
+  const header = newSegmentHeader(entry.segmentSeq + 1, fromLsn, now)
   const seed = frameSeed(header)
   const name = segmentFileName(header.segmentSeq)
   const tmp = path.join(dir, `${name}.tmp`)
@@ -385,6 +391,7 @@ const copyTail = async (
       const scan = await scanSegment(fsys, file, {
         ...(at === undefined ? {} : { startAt: at }),
         onFrame: (f) => {
+          if (f.lsn < fromLsn) return true
           // The same frame under the new segment's CRC seed.
           const frame = Buffer.from(f.buf.subarray(f.payloadStart - FRAME_HEADER_BYTES, f.payloadEnd))
           frame.writeUInt32LE(crc32c(frame, seed, 8, frame.length), 4)

@@ -322,6 +322,25 @@ describe('write and fsync failures', () => {
     expect(Keyspace.equals(again.state, foldRecords([...records, rec(4)]))).toBe(true)
   })
 
+  it('after a crash under always, copies only the records no later frame vouches for, and reads the old segment up to them', async () => {
+    const records = Array.from({ length: 6 }, (_, i) => rec(i + 1))
+    await writeRecords(dir, records, 1, { appendfsync: 'always', crashed: true })
+    const r = await recover(dir)
+    expect(r.seq).toBe(6)
+    const manifest = await readManifest(nodeFileSystem, dir)
+    // Record 6's frame vouches for 1..5; only 6 is copied.
+    expect(manifest.segments.map((s) => [s.file, s.firstLsn])).toEqual([
+      ['log-00000001.aof', 1],
+      ['log-00000002.aof', 6],
+    ])
+    const log = await AofLog.open(dir, r.position, { appendfsync: 'always' })
+    await log.append(rec(7))
+    await log.close()
+    const again = await recover(dir)
+    expect(again.seq).toBe(7)
+    expect(Keyspace.equals(again.state, foldRecords([...records, rec(7)]))).toBe(true)
+  })
+
   it('copies nothing after a clean close', async () => {
     await writeRecords(dir, [rec(1), rec(2), rec(3)], 1, { appendfsync: 'no' })
     const faulty = new FaultyFileSystem(nodeFileSystem, aofOnly)

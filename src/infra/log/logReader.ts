@@ -9,7 +9,9 @@
  *    seq, first lsn, uid).
  * 2. The first segment must start at or before `snapshot.seq + 1`; records at or below the
  *    snapshot's seq are already in the snapshot and are skipped (unless `includeCovered`). Each
- *    later segment must start exactly after the previous one's last record.
+ *    later segment must start exactly after the previous one's last record; a segment is read
+ *    only up to the next one's first seq (after a crash, recovery moves records nothing vouched
+ *    for to a new segment and leaves the old bytes unread).
  * 3. Inside a segment, frames must be valid and consecutive (./segmentReader.ts).
  * 4. Only the **last** segment may end in a torn tail (problem `torn-tail`, fixable by
  *    truncation), and only above the manifest's `durable` seq. Anything else — a bad frame before the tail, a torn non-last segment, a bad
@@ -158,7 +160,9 @@ export const walkLog = async (
     const where = { file, offset: 0, length: 0 }
     let scan: SegmentScan
     try {
+      const following = manifest.segments[i + 1]
       scan = await scanSegment(fsys, path.join(dir, file), {
+        ...(following === undefined ? {} : { untilLsn: following.firstLsn }),
         ...(opts.tailTolerance === undefined ? {} : { tailTolerance: opts.tailTolerance }),
         ...(opts.chunkBytes === undefined ? {} : { chunkBytes: opts.chunkBytes }),
         onFrame: (f) => {
@@ -205,7 +209,7 @@ export const walkLog = async (
       break
     }
     lastSeq = Math.max(lastSeq, scan.lastLsn)
-    if (scan.stop.reason !== 'eof') {
+    if (scan.stop.reason !== 'eof' && scan.stop.reason !== 'limit') {
       const durable = manifest.durable ?? 0
       const synced = scan.stop.lsn <= durable
       const torn = isLast && scan.tail === 'torn' && !synced

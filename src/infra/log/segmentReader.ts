@@ -77,9 +77,10 @@ export interface FrameView extends FrameHeader {
 
 /**
  * Why the valid prefix ended. `payload`: the callback rejected the frame's events (PayloadError);
- * `stopped`: the callback returned false (the reader had read enough).
+ * `stopped`: the callback returned false (the reader had read enough); `limit`: the scan reached
+ * `untilLsn` (the rest of the file is not read).
  */
-export type StopReason = 'eof' | 'stopped' | FrameProblem | 'payload'
+export type StopReason = 'eof' | 'stopped' | 'limit' | FrameProblem | 'payload'
 
 export type TailClass = 'clean' | 'torn' | 'corrupt'
 
@@ -140,6 +141,11 @@ export interface ScanOptions {
    * lsn), instead of the first frame. `records` then counts from there.
    */
   readonly startAt?: { readonly offset: number; readonly lsn: number }
+  /**
+   * Stop before the frame that should carry this lsn, without reading it: the records from there
+   * on belong to the next segment (a segment is read only up to the next one's first lsn).
+   */
+  readonly untilLsn?: number
 }
 
 export const DEFAULT_TAIL_TOLERANCE = 1024 * 1024
@@ -226,9 +232,14 @@ const scanOpen = async (fsys: FileSystem, fd: number, file: string, opts: ScanOp
     if (bufLen < need) throw new Error(`${file}: file shrank while being scanned`)
   }
 
+  const untilLsn = opts.untilLsn ?? Number.POSITIVE_INFINITY
   scan: for (;;) {
     // Walk every whole frame already in the buffer without awaiting.
     for (;;) {
+      if (lsn >= untilLsn) {
+        reason = 'limit'
+        break scan
+      }
       const remaining = size - pos
       if (remaining === 0) break scan
       const rel = pos - bufStart
@@ -305,7 +316,7 @@ const scanOpen = async (fsys: FileSystem, fd: number, file: string, opts: ScanOp
   const tailBytes = size - end
   let tail: TailClass = 'clean'
   let resync: { offset: number; lsn: number } | undefined
-  if (reason !== 'eof' && reason !== 'stopped') {
+  if (reason !== 'eof' && reason !== 'stopped' && reason !== 'limit') {
     const verdict = await classifyTail(fsys, fd, end, size, lsn, seed, reason, opts.tailTolerance ?? DEFAULT_TAIL_TOLERANCE)
     tail = verdict.tail
     resync = verdict.resync

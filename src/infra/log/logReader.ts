@@ -218,7 +218,8 @@ export const walkLog = async (
         : !isLast
           ? `${scan.stop.detail} (not the last segment, so not a torn tail)`
           : synced && scan.tail === 'torn'
-            ? `${scan.stop.cause}; the manifest records seq ${durable} as durable, so this damages synced data: it is not a torn tail`
+            ? `${scan.stop.cause}${scan.resync === undefined ? '' : `; a valid frame (seq ${scan.resync.lsn}) follows at offset ${scan.resync.offset}`}` +
+              `; the manifest records seq ${durable} as durable, so this damages synced data: it is not a torn tail`
             : scan.stop.detail
       problem = at(torn ? 'torn-tail' : 'corrupt-frame', scan.end, scan.stop.lsn, detail, scan.tailBytes)
       break

@@ -14,6 +14,7 @@
 import { performance } from 'node:perf_hooks'
 import { arityOk } from '../../domain/command.js'
 import { error, QUEUED, type Reply } from '../../domain/reply.js'
+import { repr } from '../../domain/repr.js'
 import { PendingReply, type ExternalCommand, type Session } from '../engine.js'
 import { NO_REPLY, type ConnectionHandler, type Outcome } from '../../infra/net/tcpServer.js'
 import type { Protocol } from '../../infra/resp/encoder.js'
@@ -141,39 +142,6 @@ export class ClientHandler implements ConnectionHandler {
 // MONITOR feed
 // ---------------------------------------------------------------------------------------------
 
-/** Redis's `sdscatrepr`: a quoted, escaped, printable rendering of a byte string. */
-export const quoteRepr = (s: string): string => {
-  let out = '"'
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i)
-    switch (c) {
-      case 0x5c:
-        out += '\\\\'
-        break
-      case 0x22:
-        out += '\\"'
-        break
-      case 0x0a:
-        out += '\\n'
-        break
-      case 0x0d:
-        out += '\\r'
-        break
-      case 0x09:
-        out += '\\t'
-        break
-      case 0x07:
-        out += '\\a'
-        break
-      case 0x08:
-        out += '\\b'
-        break
-      default:
-        out += c >= 0x20 && c <= 0x7e ? s[i] : `\\x${c.toString(16).padStart(2, '0')}`
-    }
-  }
-  return `${out}"`
-}
 
 /** Arguments MONITOR must not show (passwords), replaced like Redis's `(redacted)`. */
 const redact = (lower: string, argv: ReadonlyArray<string>): ReadonlyArray<string> => {
@@ -205,7 +173,7 @@ export const feedMonitors = (ctx: ServerContext, session: Session, argv: Readonl
   const micros = Math.floor((performance.timeOrigin + performance.now()) * 1000)
   const address = ctx.clients.find(session)?.control.remoteAddress ?? 'embedded'
   const line = `${Math.floor(micros / 1e6)}.${String(micros % 1e6).padStart(6, '0')} [${session.db} ${address}] ${redact(lower, argv)
-    .map(quoteRepr)
+    .map(repr)
     .join(' ')}`
   const reply: Reply = { type: 'simple', value: line }
   for (const m of monitors) m.control.push(reply)

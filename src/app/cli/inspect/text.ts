@@ -14,39 +14,9 @@
  * @category cli
  */
 
-/** redis-cli's `sdscatrepr`: the byte string quoted and escaped. */
-export const repr = (s: string): string => {
-  let out = '"'
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i)
-    switch (c) {
-      case 0x5c:
-        out += '\\\\'
-        break
-      case 0x22:
-        out += '\\"'
-        break
-      case 0x0a:
-        out += '\\n'
-        break
-      case 0x0d:
-        out += '\\r'
-        break
-      case 0x09:
-        out += '\\t'
-        break
-      case 0x07:
-        out += '\\a'
-        break
-      case 0x08:
-        out += '\\b'
-        break
-      default:
-        out += c >= 0x20 && c <= 0x7e ? s[i] : `\\x${c.toString(16).padStart(2, '0')}`
-    }
-  }
-  return `${out}"`
-}
+import { repr } from '../../../domain/repr.js'
+
+export { repr }
 
 /** `repr` of at most `max` bytes (0: no limit); a longer value ends with `...(N bytes)`. */
 export const reprCut = (s: string, max: number): string =>

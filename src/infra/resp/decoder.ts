@@ -276,10 +276,11 @@ export class RequestDecoder {
           return new ProtocolError(`Protocol error: expected '$', got '${String.fromCharCode(first)}'`)
         }
         const len = string2ll(this.buf, this.pos + 1, cr)
-        if (len === undefined || len < 0 || len > this.maxBulkLen || len > MAX_ARGUMENT_BYTES) {
-          return new ProtocolError('Protocol error: invalid bulk length')
-        }
+        // Redis's order: proto-max-bulk-len, then the unauthenticated limit; V8's longest string
+        // (a Redust-only limit just under 512 MiB) comes last so its text never masks Redis's.
+        if (len === undefined || len < 0 || len > this.maxBulkLen) return new ProtocolError('Protocol error: invalid bulk length')
         if (len > UNAUTHENTICATED_MAX_BULK && authRequired) return new ProtocolError('Protocol error: unauthenticated bulk length')
+        if (len > MAX_ARGUMENT_BYTES) return new ProtocolError('Protocol error: invalid bulk length')
         this.pos = cr + 2
         this.bulkLen = len
       }

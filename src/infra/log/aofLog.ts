@@ -73,7 +73,6 @@ import { createSegment, manifestEntry } from './segmentFile.js'
 // ---------------------------------------------------------------------------------------------
 
 export type AppendFsync = 'always' | 'everysec' | 'no'
-export const APPENDFSYNC_VALUES: ReadonlyArray<AppendFsync> = ['always', 'everysec', 'no']
 
 /** The subset of a pino logger the log uses (pino loggers satisfy it). */
 export interface LogSink {
@@ -444,11 +443,6 @@ export class AofLog implements EventLog {
       delayedFsyncs: this.delayedFsyncs,
       segments: this.manifest.segments.length,
     }
-  }
-
-  /** The directory this log lives in. */
-  get directory(): string {
-    return this.dir
   }
 
   // -------------------------------------------------------------------------------------------

@@ -213,9 +213,6 @@ export interface FrameHeader {
 /** Why a frame at some offset is not the next valid frame. */
 export type FrameProblem = 'zero-length' | 'bad-length' | 'incomplete' | 'checksum' | 'sequence' | 'unsupported'
 
-/** Reads the length field; the caller has checked that 4 bytes are available. */
-export const frameLength = (buf: Buffer, at: number): number => buf.readUInt32LE(at)
-
 /**
  * Checks the length field of the frame at `buf[at]` against the bytes left in the file.
  * Returns the problem, or undefined when a whole frame of that length may follow.

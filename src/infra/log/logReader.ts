@@ -107,10 +107,6 @@ export interface WalkOptions {
 export const readManifest = async (fsys: FileSystem, dir: string): Promise<Manifest> =>
   parseManifest((await fsys.readFile(path.join(dir, MANIFEST_NAME))).toString('utf8'))
 
-/** True when `dir/MANIFEST` exists. */
-export const hasManifest = async (fsys: FileSystem, dir: string): Promise<boolean> =>
-  (await fsys.size(path.join(dir, MANIFEST_NAME))) !== undefined
-
 // ---------------------------------------------------------------------------------------------
 // walk
 // ---------------------------------------------------------------------------------------------

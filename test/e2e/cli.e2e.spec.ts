@@ -12,6 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { recover } from '../../src/app/recovery.js'
 import { nodeFileSystem } from '../../src/infra/log/fileSystem.js'
 import { scanSegment } from '../../src/infra/log/segmentReader.js'
+import { readManifest } from '../../src/infra/log/logReader.js'
+import { writeManifest } from '../../src/infra/log/manifest.js'
 import * as Keyspace from '../../src/domain/keyspace.js'
 import {
   buildCli,
@@ -216,7 +218,7 @@ describe('redust log stats', () => {
         '│ events         │ 19                                                          │',
         '│ seq range      │ 1 .. 18                                                     │',
         '│ time range     │ 2026-11-25T14:02:00.000Z .. 2026-11-25T14:02:05.000Z (5.0s) │',
-        '│ segments       │ 1 file, 1.2 KiB                                             │',
+        '│ segments       │ 1 file, 1.3 KiB                                             │',
         '│ snapshot       │ none                                                        │',
         '└────────────────┴─────────────────────────────────────────────────────────────┘',
         '',
@@ -290,11 +292,18 @@ describe('redust log stats', () => {
 // log verify: intact, torn, corrupted
 // ---------------------------------------------------------------------------------------------
 
-/** The fixture with its last record cut short by 5 bytes: a torn tail. */
-const tornDir = (): string => {
+/**
+ * The fixture with its last record cut short by 5 bytes, left as a crash leaves it: a torn tail.
+ * A clean close records the last seq as durable in the manifest (after which no damage is a torn
+ * tail), so that line is dropped, as test/infra/support/logFixtures.ts `writeRecords(…, { crashed })`
+ * does.
+ */
+const tornDir = async (): Promise<string> => {
   const d = track(copyDir(dir))
   const seg = path.join(d, 'log-00000001.aof')
   fs.truncateSync(seg, fs.statSync(seg).size - 5)
+  const m = await readManifest(nodeFileSystem, d)
+  await writeManifest(nodeFileSystem, d, { snapshot: m.snapshot, segments: m.segments })
   return d
 }
 
@@ -315,7 +324,7 @@ describe('redust log verify', () => {
       code: 0,
       stdout: [
         'MANIFEST: ok (no snapshot, 1 segment)',
-        'log-00000001.aof: ok (seq 1..18, 18 records, 19 events, 1,217 bytes)',
+        'log-00000001.aof: ok (seq 1..18, 18 records, 19 events, 1,361 bytes)',
         'result: intact (last seq 18)',
         '',
       ].join('\n'),
@@ -324,13 +333,13 @@ describe('redust log verify', () => {
   })
 
   it('a torn tail: exit 1; --fix backs the segment up, truncates it and exits 0', async () => {
-    const d = tornDir()
+    const d = await tornDir()
     const before = fs.readFileSync(path.join(d, 'log-00000001.aof'))
     const tornLines = [
       'MANIFEST: ok (no snapshot, 1 segment)',
-      'log-00000001.aof: DAMAGED: seq 1..17, 17 records intact, then torn-tail at byte offset 1161 (record seq 18): ' +
-        'frame of 56 bytes runs past the end of the file (51 bytes remain); 51 bytes of an incomplete append follow',
-      'result: DAMAGED: torn tail in log-00000001.aof: 51 bytes of an incomplete record after seq 17; ' +
+      'log-00000001.aof: DAMAGED: seq 1..17, 17 records intact, then torn-tail at byte offset 1297 (record seq 18): ' +
+        'frame of 64 bytes runs past the end of the file (59 bytes remain); 59 bytes of an incomplete append follow',
+      'result: DAMAGED: torn tail in log-00000001.aof: 59 bytes of an incomplete record after seq 17; ' +
         'cutting it loses no whole record: run `redust log verify --fix` (the segment is backed up first)',
     ]
     const r = await cli('log', 'verify', '--dir', d)
@@ -342,14 +351,14 @@ describe('redust log verify', () => {
       stdout: [
         ...tornLines,
         'backed up log-00000001.aof to log-00000001.aof.bak',
-        'truncated log-00000001.aof at byte offset 1161 (51 bytes removed)',
+        'truncated log-00000001.aof at byte offset 1297 (59 bytes removed)',
         'fixed: the log now ends at seq 17',
         '',
       ].join('\n'),
       stderr: '',
     })
     expect(fs.readFileSync(path.join(d, 'log-00000001.aof.bak'))).toEqual(before)
-    expect(fs.statSync(path.join(d, 'log-00000001.aof')).size).toBe(1161)
+    expect(fs.statSync(path.join(d, 'log-00000001.aof')).size).toBe(1297)
     const again = await cli('log', 'verify', '--dir', d)
     expect(again.code).toBe(0)
     expect(lines(again.stdout).at(-1)).toBe('result: intact (last seq 17)')
@@ -360,12 +369,12 @@ describe('redust log verify', () => {
   })
 
   it('a torn tail is readable: show prints what is whole and notes the tail (exit 0)', async () => {
-    const d = tornDir()
+    const d = await tornDir()
     const r = await cli('log', 'show', '--dir', d, '--from-seq', '17')
     expect(r.code).toBe(0)
     expect(r.stdout).toBe(SHOW[17] + '\n')
     expect(r.stderr).toBe(
-      `note: ${path.join(d, 'log-00000001.aof')} ends with 51 bytes of an incomplete record at byte offset 1161 (record seq 18): ` +
+      `note: ${path.join(d, 'log-00000001.aof')} ends with 59 bytes of an incomplete record at byte offset 1297 (record seq 18): ` +
         'a write in progress, or a torn tail left by a crash (`redust log verify` tells)\n',
     )
   })
@@ -374,9 +383,9 @@ describe('redust log verify', () => {
     const d = corruptDir()
     const report = [
       'MANIFEST: ok (no snapshot, 1 segment)',
-      'log-00000001.aof: DAMAGED: seq 1..3, 3 records intact, then corrupt-frame at byte offset 248 (record seq 4): ' +
-        'frame checksum mismatch; a valid frame (seq 5) follows at offset 303, so this is not a torn tail',
-      'result: DAMAGED: corrupt-frame in the middle of the log (log-00000001.aof, byte offset 248, record seq 4); ' +
+      'log-00000001.aof: DAMAGED: seq 1..3, 3 records intact, then corrupt-frame at byte offset 272 (record seq 4): ' +
+        'frame checksum mismatch; a valid frame (seq 5) follows at offset 335; the manifest records seq 18 as durable, so this damages synced data: it is not a torn tail',
+      'result: DAMAGED: corrupt-frame in the middle of the log (log-00000001.aof, byte offset 272, record seq 4); ' +
         'seq 3 and before are intact, 14 readable records follow it (seq 5..18)',
       '--fix will not cut damage in the middle of the log. Keeping seq 3 and before loses 15 records (seq 4..18); ' +
         'to accept that, run `redust log verify --truncate-to 3`',
@@ -399,7 +408,7 @@ describe('redust log verify', () => {
       stdout: [
         ...report,
         'backed up log-00000001.aof.bak',
-        'truncated log-00000001.aof at byte offset 248 (969 bytes removed)',
+        'truncated log-00000001.aof at byte offset 272 (1,089 bytes removed)',
         'truncated to seq 3: 15 records discarded (seq 4..18)',
         '',
       ].join('\n'),
@@ -417,8 +426,8 @@ describe('redust log verify', () => {
     expect(r.code).toBe(1)
     expect(r.stdout).toBe(SHOW.slice(0, 3).join('\n') + '\n')
     expect(r.stderr).toBe(
-      `redust: the log is damaged: ${path.join(d, 'log-00000001.aof')}: corrupt-frame at byte offset 248 (record seq 4): ` +
-        'frame checksum mismatch; a valid frame (seq 5) follows at offset 303, so this is not a torn tail; ' +
+      `redust: the log is damaged: ${path.join(d, 'log-00000001.aof')}: corrupt-frame at byte offset 272 (record seq 4): ` +
+        'frame checksum mismatch; a valid frame (seq 5) follows at offset 335; the manifest records seq 18 as durable, so this damages synced data: it is not a torn tail; ' +
         `records up to seq 3 are intact (run \`redust log verify --dir ${d}\`)\n`,
     )
     noStack(r)
@@ -426,7 +435,7 @@ describe('redust log verify', () => {
     expect((await cli('dump', '--at', '2', '--dir', d)).code).toBe(0)
     const late = await cli('dump', '--at', '10', '--dir', d)
     expect(late.code).toBe(1)
-    expect(late.stderr).toMatch(/^redust: cannot reach seq 10: .*corrupt-frame at byte offset 248 \(record seq 4\).*records up to seq 3 are intact\n$/)
+    expect(late.stderr).toMatch(/^redust: cannot reach seq 10: .*corrupt-frame at byte offset 272 \(record seq 4\).*records up to seq 3 are intact\n$/)
     noStack(late)
   })
 
@@ -456,14 +465,14 @@ describe('redust log verify', () => {
     expect(r.code).toBe(1)
     expect(r.stdout).toBe(
       [
-        `MANIFEST: DAMAGED: ${path.join(m, 'MANIFEST')} is damaged at byte offset 99: manifest does not end with a newline`,
+        `MANIFEST: DAMAGED: ${path.join(m, 'MANIFEST')} is damaged at byte offset 110: manifest does not end with a newline`,
         'result: DAMAGED: the manifest cannot be repaired by this tool; restore it from a backup',
         '--fix: nothing done (see above)',
         '',
       ].join('\n'),
     )
     const show = await cli('log', 'show', '--dir', m)
-    expect(show).toEqual({ code: 1, stdout: '', stderr: `redust: ${path.join(m, 'MANIFEST')} is damaged at byte offset 99: manifest does not end with a newline\n` })
+    expect(show).toEqual({ code: 1, stdout: '', stderr: `redust: ${path.join(m, 'MANIFEST')} is damaged at byte offset 110: manifest does not end with a newline\n` })
 
     const s = track(tempDir())
     const server = await DirServer.open(s)
@@ -492,7 +501,7 @@ describe('redust log verify', () => {
       status: 'damaged',
       lastGoodSeq: 3,
       lostByTruncation: 15,
-      problem: { kind: 'corrupt-frame', offset: 248, seq: 4 },
+      problem: { kind: 'corrupt-frame', offset: 272, seq: 4 },
       afterDamage: { records: 14, firstSeq: 5, lastSeq: 18 },
     })
   })

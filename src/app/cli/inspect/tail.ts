@@ -10,8 +10,10 @@
  * the cut + 1) in the manifest **before** writing to it. When the manifest lists a segment that
  * starts at or before the next expected seq, newer than the one being read, the tailer reads the
  * old one to its end one last time and switches. The old file is usually deleted by then; the open
- * descriptor keeps it readable. If the reader fell so far behind that the records it expects
- * were compacted away, it reports the gap and continues with the oldest listed segment.
+ * descriptor keeps it readable. A segment is read only up to the next listed one's first seq
+ * (after a crash the old one may hold superseded bytes past it). If the reader fell so far behind
+ * that the records it expects were compacted away, it reports the gap and continues with the
+ * oldest listed segment.
  *
  * @category cli
  */
@@ -39,6 +41,12 @@ interface Open {
   readonly seed: number
   /** Offset just after the last frame delivered. */
   pos: number
+  /**
+   * The first seq of the next listed segment, once the manifest lists one: this segment is read
+   * only up to it (after a crash, recovery copies unvouched records to a new segment and leaves
+   * superseded bytes behind in the old one, as walkLog's rule says).
+   */
+  until: number
 }
 
 export interface TailEvents {
@@ -75,6 +83,7 @@ export class LogTailer {
     const manifest = await readManifestOf(this.dir)
     const newer = manifest.segments.filter((s) => s.segmentSeq > cur.entry.segmentSeq)
     if (newer.length === 0) return
+    cur.until = Math.min(cur.until, ...newer.map((s) => s.firstLsn))
     // A newer segment is listed only once this one is complete: drain it, then move on.
     await this.readNew(cur)
     const listed = manifest.segments.some((s) => s.file === cur.entry.file && s.uid === cur.entry.uid)
@@ -121,12 +130,15 @@ export class LogTailer {
       this.warn(`warning: ${entry.file}: ${typeof header === 'string' ? header : 'uid differs from the manifest'}; retrying`)
       return false
     }
-    this.current = { entry, fd, seed: frameSeed(header), pos: SEGMENT_HEADER_BYTES }
+    const next = manifest.segments.filter((s) => s.segmentSeq > entry.segmentSeq)
+    const until = Math.min(Number.POSITIVE_INFINITY, ...next.map((s) => s.firstLsn))
+    this.current = { entry, fd, seed: frameSeed(header), pos: SEGMENT_HEADER_BYTES, until }
     return true
   }
 
   private async readNew(cur: Open): Promise<void> {
     for (;;) {
+      if (this.nextSeq >= cur.until) return
       const size = await this.fsys.fsize(cur.fd)
       const avail = size - cur.pos
       if (avail < FRAME_HEADER_BYTES) return
@@ -142,7 +154,7 @@ export class LogTailer {
         n += r
       }
       let at = 0
-      while (n - at >= FRAME_HEADER_BYTES) {
+      while (n - at >= FRAME_HEADER_BYTES && this.nextSeq < cur.until) {
         const len = buf.readUInt32LE(at)
         const problem = checkLength(len, n - at)
         if (problem === 'incomplete') break

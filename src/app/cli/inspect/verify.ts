@@ -93,8 +93,12 @@ export interface VerifyReport {
 // checking
 // ---------------------------------------------------------------------------------------------
 
-/** Readable frames of a segment from byte `from` on, resynchronising after every bad spot. */
-const readableFrom = async (file: string, from: number, minSeq: number): Promise<AfterDamage> => {
+/**
+ * Readable frames of a segment from byte `from` on, resynchronising after every bad spot. Like
+ * walkLog, frames at or past `untilSeq` (the next listed segment's first seq) are not counted: a
+ * crash recovery copies unvouched records to a new segment and leaves superseded bytes behind.
+ */
+const readableFrom = async (file: string, from: number, minSeq: number, untilSeq = Infinity): Promise<AfterDamage> => {
   let buf: Buffer
   try {
     buf = await fs.promises.readFile(file)
@@ -112,11 +116,12 @@ const readableFrom = async (file: string, from: number, minSeq: number): Promise
   let expect = minSeq
   for (;;) {
     const found = findValidFrame(buf, at, expect, seed)
-    if (found === undefined) break
+    if (found === undefined || found.lsn >= untilSeq) break
     at = found.offset
     expect = found.lsn
     while (buf.length - at >= 4) {
       const len = buf.readUInt32LE(at)
+      if (expect >= untilSeq) break
       if (checkLength(len, buf.length - at) !== undefined || !checksumMatches(buf, at, len, seed) || readFrameLsn(buf, at) !== expect) break
       records++
       firstSeq ??= expect
@@ -124,6 +129,7 @@ const readableFrom = async (file: string, from: number, minSeq: number): Promise
       expect++
       at += len
     }
+    if (expect >= untilSeq) break
     at++
   }
   return { records, firstSeq, lastSeq }
@@ -196,6 +202,8 @@ export const checkDataDir = async (dir: string): Promise<{ report: VerifyReport;
     const file = path.join(dir, entry.file)
     const scan = walk.segments[i]?.scan
     const base = { file: entry.file, firstSeq: entry.firstLsn, events: events.get(entry.file) ?? 0 }
+    // A segment is read only up to the next listed one's first seq (as walkLog does).
+    const untilSeq = manifest.segments[i + 1]?.firstLsn ?? Infinity
     if (i < walk.segments.length && (problem === undefined || problem.segment !== i)) {
       segments.push({ ...base, status: 'ok', lastSeq: scan!.lastLsn, records: scan!.records, bytes: scan!.size })
       continue
@@ -211,8 +219,8 @@ export const checkDataDir = async (dir: string): Promise<{ report: VerifyReport;
         bytes: bytes ?? 0,
         detail: `${problem.kind} at byte offset ${problem.offset} (record seq ${problem.seq}): ${problem.detail}`,
       })
-      if (problem.kind === 'corrupt-frame') addAfter(await readableFrom(file, problem.offset + 1, problem.seq))
-      else if (problem.kind === 'sequence-gap' && scan === undefined) addAfter(await readableFrom(file, 0, 0))
+      if (problem.kind === 'corrupt-frame') addAfter(await readableFrom(file, problem.offset + 1, problem.seq, untilSeq))
+      else if (problem.kind === 'sequence-gap' && scan === undefined) addAfter(await readableFrom(file, 0, 0, untilSeq))
       continue
     }
     // After the damage: what is still readable there (it would be lost by a cut).
@@ -228,7 +236,7 @@ export const checkDataDir = async (dir: string): Promise<{ report: VerifyReport;
       if (!(err instanceof SegmentHeaderError)) throw err
       detail = err.detail
     }
-    const readable = await readableFrom(file, 0, entry.firstLsn)
+    const readable = await readableFrom(file, 0, entry.firstLsn, untilSeq)
     addAfter(readable)
     segments.push({
       ...base,

@@ -100,6 +100,22 @@ export interface RecoverOptions {
   readonly now?: () => number
 }
 
+/**
+ * Why a loaded snapshot is not the one the manifest lists (seq, key count or trailer CRC), or
+ * undefined when it is. Shared by recovery and the inspection CLI.
+ */
+export const snapshotMismatch = (
+  loaded: { readonly seq: number; readonly count: number; readonly crc: number },
+  listed: { readonly seq: number; readonly count: number; readonly crc: number },
+): string | undefined =>
+  loaded.seq !== listed.seq
+    ? `it covers seq ${loaded.seq}, the manifest says ${listed.seq}`
+    : loaded.count !== listed.count
+      ? `it holds ${loaded.count} keys, the manifest says ${listed.count}`
+      : loaded.crc !== listed.crc
+        ? 'its checksum differs from the one the manifest records (a different file)'
+        : undefined
+
 /** Start-up refused: the directory holds damaged or inconsistent files. */
 export class RecoveryError extends Error {
   constructor(
@@ -209,14 +225,7 @@ export const recover = async (
     const snapPath = path.join(dir, snap.file)
     try {
       const loaded = await loadSnapshot(fsys, snapPath)
-      const mismatch =
-        loaded.seq !== snap.seq
-          ? `it covers seq ${loaded.seq}, the manifest says ${snap.seq}`
-          : loaded.count !== snap.count
-            ? `it holds ${loaded.count} keys, the manifest says ${snap.count}`
-            : loaded.crc !== snap.crc
-              ? 'its checksum differs from the one the manifest records (a different file)'
-              : undefined
+      const mismatch = snapshotMismatch(loaded, snap)
       if (mismatch !== undefined) throw new RecoveryError(snapPath, 0, snap.seq, `snapshot does not match the manifest: ${mismatch}`)
       state = loaded.state
       keysLoaded = loaded.count

@@ -17,7 +17,7 @@ import * as path from 'node:path'
 import type { LogRecord } from '../../eventLog.js'
 import * as Keyspace from '../../../domain/keyspace.js'
 import type { State } from '../../../domain/keyspace.js'
-import { applyRecords } from '../../recovery.js'
+import { applyRecords, snapshotMismatch } from '../../recovery.js'
 import { errorCode, nodeFileSystem, type FileSystem } from '../../../infra/log/fileSystem.js'
 import { walkLog, type LogProblem, type RecordLocation, type WalkReport } from '../../../infra/log/logReader.js'
 import {
@@ -125,14 +125,7 @@ export const loadBase = async (dir: string, manifest: Manifest): Promise<Base> =
   const file = path.join(dir, snap.file)
   try {
     const loaded = await loadSnapshot(fsys, file)
-    const mismatch =
-      loaded.seq !== snap.seq
-        ? `it covers seq ${loaded.seq}, the manifest says ${snap.seq}`
-        : loaded.count !== snap.count
-          ? `it holds ${loaded.count} keys, the manifest says ${snap.count}`
-          : loaded.crc !== snap.crc
-            ? 'its checksum differs from the one the manifest records (a different file)'
-            : undefined
+    const mismatch = snapshotMismatch(loaded, snap)
     if (mismatch !== undefined) throw new CliError(`${file} does not match the manifest: ${mismatch}`, EXIT_DAMAGED)
     return { state: loaded.state, seq: loaded.seq, at: loaded.at, file: snap.file, keys: loaded.count, bytes: loaded.bytes }
   } catch (err) {

@@ -277,6 +277,7 @@ class Connection implements ConnectionControl {
   private destroyed = false
   private readingPaused = false
   private waitingDrain = false
+  private resumeScheduled = false
   private flushScheduled = false
   /** Our side is closed and every byte handed to the kernel. */
   private finished = false
@@ -397,6 +398,16 @@ class Connection implements ConnectionControl {
     }
     this.flush()
     this.checkQueryBuffer()
+    // Paused for unsent output, but the kernel took the whole flush at once (write returned
+    // true, so no 'drain' will come): nothing else would ever resume this client. Resume on the
+    // next turn rather than recursing.
+    if (this.readingPaused && !this.waitingDrain && !this.overloaded() && !this.resumeScheduled) {
+      this.resumeScheduled = true
+      setImmediate(() => {
+        this.resumeScheduled = false
+        this.resumeReading()
+      })
+    }
   }
 
   /** Too much unsent output or too many replies waiting for commits: stop for now. */

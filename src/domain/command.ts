@@ -98,6 +98,10 @@ export interface CommandSpec<C extends { readonly type: string }> extends Comman
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyCommandSpec = CommandSpec<any>
 
+/** Whether a parser or helper returned an error reply instead of a value. */
+export const isParseError = (x: unknown): x is ParseError =>
+  typeof x === 'object' && x !== null && (x as { type?: unknown }).type === 'error'
+
 /** Defines a spec, inferring the command type from the parser. */
 export const defineCommand = <C extends { readonly type: string }>(spec: CommandSpec<C>): CommandSpec<C> => spec
 

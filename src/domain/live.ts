@@ -8,10 +8,12 @@
  *
  * @category model
  */
+import type { Decision } from './command.js'
 import { keyExpired, type Event } from './event.js'
 import * as Keyspace from './keyspace.js'
 import type { State } from './keyspace.js'
 import type { Bytes, EpochMs, Key } from './primitives.js'
+import type { Reply } from './reply.js'
 
 /** Redis: a key is expired when its deadline is strictly in the past (`now > when`). */
 export const isPastDeadline = (expireAt: EpochMs | undefined | null, now: EpochMs): boolean =>
@@ -64,3 +66,12 @@ export class LiveView {
     return [...this.events, ...own]
   }
 }
+
+/** A write's decision: the expirations the view found, then the command's own events. */
+export const decision = (view: LiveView, own: ReadonlyArray<Event>, reply: Reply): Decision => ({
+  events: view.with(own),
+  reply,
+})
+
+/** A read's decision: only lazily expired keys produce events. */
+export const read = (view: LiveView, reply: Reply): Decision => ({ events: view.events, reply })

@@ -14,7 +14,7 @@ import { defineCommand, replyOnly, type CommandFlag, type Context, type Decision
 import { expiryRemoved, expirySet, keyExpired, keysDeleted, type Event } from '../event.js'
 import * as Keyspace from '../keyspace.js'
 import type { State } from '../keyspace.js'
-import { isPastDeadline, LiveView } from '../live.js'
+import { isPastDeadline, decision, LiveView, read } from '../live.js'
 import { INT64_MAX, INT64_MIN, type EpochMs, type Key } from '../primitives.js'
 import { error, Errors, int, ONE, ZERO, type Reply } from '../reply.js'
 
@@ -51,13 +51,6 @@ const meta = (
   syntax,
 })
 
-const decision = (view: LiveView, own: ReadonlyArray<Event>, reply: Reply): Decision => ({
-  events: view.with(own),
-  reply,
-})
-
-/** The decision for a read: only lazily expired keys produce events. */
-const read = (view: LiveView, reply: Reply): Decision => ({ events: view.events, reply })
 
 // ---------------------------------------------------------------------------------------------
 // EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT

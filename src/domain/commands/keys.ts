@@ -15,6 +15,7 @@ import { parseInt64, upper } from '../args.js'
 import {
   defineCommand,
   NO_EVENTS,
+  isParseError as isError,
   replyOnly,
   type CommandFlag,
   type CommandGroup,
@@ -35,7 +36,7 @@ import {
 import { globMatch } from '../glob.js'
 import * as Keyspace from '../keyspace.js'
 import type { State } from '../keyspace.js'
-import { isPastDeadline, LiveView } from '../live.js'
+import { isPastDeadline, decision, LiveView, read } from '../live.js'
 import { DATABASE_COUNT, type Bytes, type Key } from '../primitives.js'
 import { array, bulk, error, Errors, int, NIL, OK, ONE, simple, ZERO, type Reply } from '../reply.js'
 
@@ -67,16 +68,7 @@ const meta = (
   group: CommandGroup = 'generic',
 ) => ({ name, arity, flags, firstKey: keys[0], lastKey: keys[1], keyStep: keys[2], group, since, summary, complexity, syntax })
 
-const decision = (view: LiveView, own: ReadonlyArray<Event>, reply: Reply): Decision => ({
-  events: view.with(own),
-  reply,
-})
 
-/** The decision for a read: only lazily expired keys produce events. */
-const read = (view: LiveView, reply: Reply): Decision => ({ events: view.events, reply })
-
-const isError = (x: unknown): x is ParseError =>
-  typeof x === 'object' && x !== null && (x as { type?: unknown }).type === 'error'
 
 const INT32_MIN = -(2n ** 31n)
 const INT32_MAX = 2n ** 31n - 1n

@@ -9,10 +9,10 @@
  */
 import { parseFloatStrict, parseInt64, parseInteger, upper } from '../args.js'
 import { addLongDouble, formatHuman, parseLongDouble, type LongDouble } from '../longDouble.js'
-import { defineCommand, replyOnly, type CommandFlag, type Context, type Decision, type ParseError } from '../command.js'
+import { defineCommand, isParseError as isError, replyOnly, type CommandFlag, type Context, type Decision, type ParseError } from '../command.js'
 import { expiryRemoved, expirySet, keysDeleted, rangeOverwritten, valueAppended, valueSet, type Event } from '../event.js'
 import type { State } from '../keyspace.js'
-import { LiveView } from '../live.js'
+import { decision, LiveView, read } from '../live.js'
 import { INT64_MAX, INT64_MIN, MAX_STRING_BYTES, type Bytes, type EpochMs, type Key } from '../primitives.js'
 import { array, bulk, bulkOrNil, error, Errors, int, NIL, OK, ONE, ZERO, type Reply } from '../reply.js'
 
@@ -83,16 +83,7 @@ const resolveDeadline = (
   }
 }
 
-const isError = (x: unknown): x is ParseError =>
-  typeof x === 'object' && x !== null && (x as { type?: unknown }).type === 'error'
 
-const decision = (view: LiveView, own: ReadonlyArray<Event>, reply: Reply): Decision => ({
-  events: view.with(own),
-  reply,
-})
-
-/** The decision for a read: only lazily expired keys produce events. */
-const read = (view: LiveView, reply: Reply): Decision => ({ events: view.events, reply })
 
 // ---------------------------------------------------------------------------------------------
 // GET, SET and variants

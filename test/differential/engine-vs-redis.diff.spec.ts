@@ -134,6 +134,10 @@ describe('the engine against a real redis-server 7', () => {
       ['copy', 'k'],
       ['scan'],
     ]
+    // The property above may leave this connection inside MULTI or on another database.
+    await client.send(['DISCARD'])
+    await client.send(['SELECT', '0'])
+    await client.send(['FLUSHALL'])
     const engine = new Engine()
     const session = engine.newSession()
     for (const argv of cases) {

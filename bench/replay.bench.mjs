@@ -18,14 +18,13 @@ import { walkLog, readManifest } from '../dist/infra/log/logReader.js'
 import { scanSegment } from '../dist/infra/log/segmentReader.js'
 import { decodeEvents } from '../dist/infra/log/eventCodec.js'
 import { writeSnapshot, loadSnapshot } from '../dist/infra/snapshot/snapshot.js'
-import { emptyState, batch, size } from '../dist/domain/keyspace.js'
+import { emptyState, update, size } from '../dist/domain/keyspace.js'
 import { Event } from '../dist/domain/event.js'
 
 const N = Number(process.argv[2] ?? 1_000_000)
 // Snapshot keys: 'short' (≤ 16 chars, e.g. u:123456) or 'long' (> 16 chars, e.g.
-// user:123456:session). immutable.js hashes strings longer than 16 chars through a small
-// global cache that thrashes on large keyspaces, so long keys cost noticeably more per map
-// operation (see bench/RESULTS.md).
+// user:123456:session). Long keys were the slow case with the former immutable.js HAMT (its
+// string-hash cache thrashed); kept to show they no longer are (see bench/RESULTS.md).
 const KEY_SHAPE = process.argv[3] ?? 'long'
 // Keys and values are made flat, as the RESP decoder produces them (template literals would
 // leave V8 cons strings, which every later char access must flatten first).
@@ -125,13 +124,8 @@ try {
   // -------------------------------------------------------------------------------------------
   // 2. An N-key snapshot: write (with event-loop pause monitor), then load
   // -------------------------------------------------------------------------------------------
-  const state = batch(emptyState, (m) => {
-    for (let i = 0; i < N; i++) {
-      const db = i % 4
-      const key = snapKey(i)
-      m.values[db] = m.values[db].set(key, flat(`value-${i}-${'x'.repeat(24)}`))
-      if (i % 5 === 0) m.expires[db] = m.expires[db].set(key, EPOCH + i)
-    }
+  const state = update(emptyState, (w) => {
+    for (let i = 0; i < N; i++) w.put(i % 4, snapKey(i), flat(`value-${i}-${'x'.repeat(24)}`), i % 5 === 0 ? EPOCH + i : null)
   })
   {
     let last = performance.now()

@@ -11,8 +11,8 @@
  *    very first start) is not data and is replaced.
  * 3. MANIFEST unreadable or failing its CRC: refuse. Snapshot listed but missing, failing its
  *    trailer CRC/count, or not the one the manifest names: refuse.
- * 4. Replay records after the snapshot's seq, segment by segment, through `evolve` (inside
- *    `Keyspace.batch` transient maps for speed). Replay never reads the clock and never expires
+ * 4. Replay records after the snapshot's seq, segment by segment, through `evolve`'s definition
+ *    (`applyEvent`, a batch of records per keyspace update). Replay never reads the clock and never expires
  *    keys: deadlines stay absolute; the engine's first expiry sweep after start removes keys
  *    whose deadline passed while the server was down, logging `KeyExpired` events.
  * 5. Torn tail — a partial record, or a zero-filled or garbage tail up to the tolerance, at the
@@ -33,7 +33,7 @@
 import * as path from 'node:path'
 import * as Keyspace from '../domain/keyspace.js'
 import type { State } from '../domain/keyspace.js'
-import { evolve } from '../domain/evolve.js'
+import { applyEvent } from '../domain/evolve.js'
 import type { LogRecord } from './eventLog.js'
 import { AofLog, silentSink, type AofLogOptions, type LogPosition, type LogSink } from '../infra/log/aofLog.js'
 import { errorCode, nodeFileSystem, writeFully, type FileSystem } from '../infra/log/fileSystem.js'
@@ -137,26 +137,21 @@ export class RecoveryError extends Error {
 // ---------------------------------------------------------------------------------------------
 
 /**
- * Applies records to a state with `evolve`, inside one `Keyspace.batch` (transient maps): the
- * result equals `fold` over every event, computed several times faster. Pure from the outside.
+ * Applies records to a state with `applyEvent` (evolve's definition), as one update: the result
+ * equals `fold` over every event. Pure: the input state stays valid.
  */
 export const applyRecords = (state: State, records: ReadonlyArray<LogRecord>): State =>
-  Keyspace.batch(state, (m) => {
-    // A State view over the transient maps; evolve's updates mutate them in place (and may swap
-    // or replace whole databases, e.g. FLUSHDB, SWAPDB), so the final maps are copied back.
-    let s: State = { dbs: m.values.map((values, i) => ({ values, expires: m.expires[i]! })) }
-    for (const record of records) for (const event of record.events) s = evolve(s, event)
-    for (let i = 0; i < s.dbs.length; i++) {
-      m.values[i] = s.dbs[i]!.values
-      m.expires[i] = s.dbs[i]!.expires
-    }
+  Keyspace.update(state, (w) => {
+    for (const record of records) for (const event of record.events) applyEvent(w, event)
   })
 
-/**
- * Records per `applyRecords` batch. Larger batches copy fewer HAMT nodes (each batch re-owns the
- * nodes it touches) but keep more decoded records alive through young-generation GCs; 2–4 K
- * measured best (bench/replay.bench.mjs), 64 K was ~30% slower.
- */
+/** `applyRecords` for recovery's own intermediate states: `state` is given up (no undo kept). */
+const replayOwned = (state: State, records: ReadonlyArray<LogRecord>): State =>
+  Keyspace.updateOwned(state, (w) => {
+    for (const record of records) for (const event of record.events) applyEvent(w, event)
+  })
+
+/** Records per replay batch, so decoded records do not pile up before they are applied. */
 const REPLAY_BATCH = 4096
 
 // ---------------------------------------------------------------------------------------------
@@ -255,13 +250,13 @@ export const recover = async (
       recordsReplayed++
       eventsReplayed += record.events.length
       if (pending.length >= REPLAY_BATCH) {
-        state = applyRecords(state, pending)
+        state = replayOwned(state, pending)
         pending = []
       }
       return true
     },
   })
-  if (pending.length > 0) state = applyRecords(state, pending)
+  if (pending.length > 0) state = replayOwned(state, pending)
 
   // 5–6. The end of the log.
   let truncatedBytes = 0

@@ -1,7 +1,8 @@
 /**
  * evolve: applies one decided fact to the state. Trivial, total and clock-free (invariants I2, I6):
  * every rule was already applied by `decide`, so each case only sets, removes or moves entries.
- * Replay (infra/log → app/recovery) runs exactly this function, so it never expires anything.
+ * Replay (infra/log → app/recovery) runs exactly `applyEvent`, so it never expires anything.
+ * Pure: the input state is a persistent value and stays valid (domain/keyspace.ts).
  *
  * @category evolve
  */
@@ -9,62 +10,60 @@ import type { Event } from './event.js'
 import * as Keyspace from './keyspace.js'
 import type { State } from './keyspace.js'
 
-export const evolve = (state: State, event: Event): State => {
+export const evolve = (state: State, event: Event): State => Keyspace.update(state, (w) => applyEvent(w, event))
+
+/** Folds events over a state, left to right: one new version for the whole sequence. */
+export const fold = (state: State, events: Iterable<Event>): State =>
+  Keyspace.update(state, (w) => {
+    for (const event of events) applyEvent(w, event)
+  })
+
+/** What one event does to the keyspace: the single definition `evolve`, `fold` and replay share. */
+export const applyEvent = (w: Keyspace.Writer, event: Event): void => {
   switch (event.type) {
     case 'ValueSet':
-      return Keyspace.put(state, event.db, event.key, event.value, event.expireAt)
-    case 'ValueAppended': {
-      const old = Keyspace.getValue(state, event.db, event.key) ?? ''
-      return Keyspace.putKeepingDeadline(state, event.db, event.key, old + event.suffix)
-    }
+      return w.put(event.db, event.key, event.value, event.expireAt)
+    case 'ValueAppended':
+      return w.putKeepingDeadline(event.db, event.key, (w.value(event.db, event.key) ?? '') + event.suffix)
     case 'RangeOverwritten': {
-      const old = Keyspace.getValue(state, event.db, event.key) ?? ''
-      return Keyspace.putKeepingDeadline(state, event.db, event.key, overwriteRange(old, event.offset, event.bytes))
+      const old = w.value(event.db, event.key) ?? ''
+      return w.putKeepingDeadline(event.db, event.key, overwriteRange(old, event.offset, event.bytes))
     }
-    case 'KeysDeleted': {
-      let next = state
-      for (const key of event.keys) next = Keyspace.remove(next, event.db, key)
-      return next
-    }
+    case 'KeysDeleted':
+      for (const key of event.keys) w.remove(event.db, key)
+      return
     case 'KeyExpired':
-      return Keyspace.remove(state, event.db, event.key)
+      return w.remove(event.db, event.key)
     case 'ExpirySet':
-      return Keyspace.setDeadline(state, event.db, event.key, event.at)
+      return w.setDeadline(event.db, event.key, event.at)
     case 'ExpiryRemoved':
-      return Keyspace.removeDeadline(state, event.db, event.key)
+      return w.removeDeadline(event.db, event.key)
     case 'DatabaseFlushed':
-      return Keyspace.clearDb(state, event.db)
+      return w.clearDb(event.db)
     case 'AllDatabasesFlushed':
-      return Keyspace.clearAll(state)
+      return w.clearAll()
     case 'DatabasesSwapped':
-      return Keyspace.swapDbs(state, event.db, event.other)
+      return w.swapDbs(event.db, event.other)
     case 'KeyRenamed': {
-      const entry = Keyspace.getEntry(state, event.db, event.from)
-      if (entry === undefined) return state
-      const without = Keyspace.remove(state, event.db, event.from)
-      return Keyspace.put(without, event.db, event.to, entry.value, entry.expireAt)
+      const entry = w.entry(event.db, event.from)
+      if (entry === undefined) return
+      w.remove(event.db, event.from)
+      return w.put(event.db, event.to, entry.value, entry.expireAt)
     }
     case 'KeyMoved': {
-      const entry = Keyspace.getEntry(state, event.db, event.key)
-      if (entry === undefined) return state
-      const without = Keyspace.remove(state, event.db, event.key)
-      return Keyspace.put(without, event.toDb, event.key, entry.value, entry.expireAt)
+      const entry = w.entry(event.db, event.key)
+      if (entry === undefined) return
+      w.remove(event.db, event.key)
+      return w.put(event.toDb, event.key, entry.value, entry.expireAt)
     }
     case 'KeyCopied': {
-      const entry = Keyspace.getEntry(state, event.db, event.from)
-      if (entry === undefined) return state
-      return Keyspace.put(state, event.toDb, event.to, entry.value, entry.expireAt)
+      const entry = w.entry(event.db, event.from)
+      if (entry === undefined) return
+      return w.put(event.toDb, event.to, entry.value, entry.expireAt)
     }
     default:
       return absurd(event)
   }
-}
-
-/** Folds events over a state, left to right. */
-export const fold = (state: State, events: Iterable<Event>): State => {
-  let next = state
-  for (const event of events) next = evolve(next, event)
-  return next
 }
 
 /** `old` with `bytes` written at `offset`, zero-padded when `old` is shorter (SETRANGE/SETBIT). */

@@ -2,26 +2,76 @@
  * State: 16 databases of string keys with optional deadlines.
  *
  * This module is the **sole owner of the representation** (ARCHITECTURE.md, "State
- * representation"). Each database is two persistent HAMTs from `immutable`, like Redis's
- * `db->dict` and `db->expires`: `values` (key → bytes) and `expires` (key → deadline). Every update
- * returns a new State that shares structure with the old one, so
- * - `evolve` is genuinely pure and old states stay valid (property tests, point-in-time reads);
- * - a snapshot is just a reference held at sequence N, serialized while the live state moves on.
+ * representation"). A `State` is a persistent value: every update returns a new State and the
+ * old one stays valid and unchanged, so `evolve` is genuinely pure. Underneath, it is the
+ * *rerooting* technique (Baker's shallow binding; Conchon & Filliâtre's persistent arrays):
  *
+ * - All versions derived from one another share one **store**: per database, two native Maps
+ *   like Redis's `db->dict` and `db->expires` (`values`: key → bytes, `expires`: key → deadline).
+ * - The store holds the contents of exactly one version, its *current* one. Reading or updating
+ *   the current version is a native Map operation — the common case by far (the engine always
+ *   moves forward).
+ * - Every other version holds the list of changes that turns the version it points to into
+ *   itself. Touching such a version first *reroots* the store to it: the changes on the path are
+ *   applied and each edge reversed, O(changes on the path). Old versions stay correct, only
+ *   slower; unreferenced ones are garbage-collected with their changes.
+ * - A snapshot needs a consistent view while the live state moves on: {@link capture} freezes
+ *   the maps in O(1) (see `layeredMap.ts`) and {@link release} lets them move again.
+ *
+ * Iterators returned here are valid until the next update of any version of the same store.
  * Nothing here reads a clock: "expired" is always relative to a `now` passed in.
  *
  * @category model
  */
-import { Map as IMap } from 'immutable'
+import { LayeredMap } from './layeredMap.js'
 import { DATABASE_COUNT, type Bytes, type EpochMs, type Key } from './primitives.js'
 
-export interface Database {
-  readonly values: IMap<Key, Bytes>
-  readonly expires: IMap<Key, EpochMs>
+/** One database: values and deadlines, as two maps. */
+interface Database {
+  readonly values: LayeredMap<Bytes>
+  readonly expires: LayeredMap<EpochMs>
 }
 
-export interface State {
-  readonly dbs: ReadonlyArray<Database>
+const newDatabase = (): Database => ({ values: new LayeredMap(), expires: new LayeredMap() })
+
+/** Never written: what an empty State reads from. */
+const EMPTY_DB: Database = newDatabase()
+
+/** The maps shared by a family of versions, holding the contents of `current`. */
+class Store {
+  readonly dbs: Database[] = Array.from({ length: DATABASE_COUNT }, newDatabase)
+  current!: State
+}
+
+const VALUE = 0
+const DEADLINE = 1
+const DATABASE = 2
+const SWAP = 3
+type ChangeKind = typeof VALUE | typeof DEADLINE | typeof DATABASE | typeof SWAP
+
+/**
+ * One elementary change to a store: set `key` to `prev` (delete when undefined) in values or
+ * expires of database `db`; put database object `prev` at `db`; or swap databases `db` and `prev`.
+ */
+class Change {
+  constructor(
+    readonly kind: ChangeKind,
+    readonly db: number,
+    readonly key: Key,
+    readonly prev: unknown,
+  ) {}
+}
+
+/** A version of the keyspace: an immutable value (see the module comment). */
+export class State {
+  /** @internal Set iff this is its store's current version. */
+  store: Store | undefined = undefined
+  /** @internal Otherwise: applying `changes` in order to `toward` gives this version. */
+  toward: State | undefined = undefined
+  /** @internal */
+  changes: ReadonlyArray<Change> | undefined = undefined
+  /** @internal Given up to {@link updateOwned}: reading it is a bug. */
+  consumed = false
 }
 
 /** A key's stored entry, independent of the representation. */
@@ -30,28 +80,278 @@ export interface Entry {
   readonly expireAt: EpochMs | null
 }
 
-const EMPTY_DB: Database = { values: IMap(), expires: IMap() }
-
-export const emptyState: State = { dbs: Array.from({ length: DATABASE_COUNT }, () => EMPTY_DB) }
+/** The empty keyspace. It has no store: the first update from it creates one. */
+export const emptyState: State = new State()
 
 // ---------------------------------------------------------------------------------------------
-// reads (raw: they ignore deadlines; decide uses domain/expiry.ts for the live view)
+// versions: rerooting
 // ---------------------------------------------------------------------------------------------
 
-export const database = (state: State, db: number): Database => state.dbs[db] ?? EMPTY_DB
+/** The store holding `state`'s contents (rerooting to it if needed); undefined when empty. */
+const storeOf = (state: State): Store | undefined =>
+  state.store ?? (state.toward !== undefined ? reroot(state) : state.consumed ? usedAfterGivenUp() : undefined)
+
+const usedAfterGivenUp = (): never => {
+  throw new Error('keyspace: a state given up to updateOwned was used again')
+}
+
+const reroot = (target: State): Store => {
+  const path: State[] = []
+  let at = target
+  while (at.store === undefined) {
+    path.push(at)
+    at = at.toward ?? usedAfterGivenUp()
+  }
+  const store = at.store
+  for (let i = path.length - 1; i >= 0; i--) {
+    const next = path[i]!
+    const inverse = applyChanges(store, next.changes!)
+    at.store = undefined
+    at.toward = next
+    at.changes = inverse
+    next.store = store
+    next.toward = undefined
+    next.changes = undefined
+    store.current = next
+    at = next
+  }
+  return store
+}
+
+/** Applies `changes` in order; returns the changes that undo them (to apply in order). */
+const applyChanges = (store: Store, changes: ReadonlyArray<Change>): Change[] => {
+  const undo: Change[] = []
+  for (const c of changes) {
+    switch (c.kind) {
+      case VALUE:
+      case DEADLINE: {
+        const map: LayeredMap<unknown> = c.kind === VALUE ? store.dbs[c.db]!.values : store.dbs[c.db]!.expires
+        const cur = c.prev === undefined ? map.delete(c.key) : map.set(c.key, c.prev)
+        undo.push(new Change(c.kind, c.db, c.key, cur))
+        break
+      }
+      case DATABASE: {
+        const cur = store.dbs[c.db]!
+        store.dbs[c.db] = c.prev as Database
+        undo.push(new Change(DATABASE, c.db, '', cur))
+        break
+      }
+      case SWAP: {
+        const other = c.prev as number
+        const a = store.dbs[c.db]!
+        store.dbs[c.db] = store.dbs[other]!
+        store.dbs[other] = a
+        undo.push(c)
+        break
+      }
+    }
+  }
+  return undo.reverse()
+}
+
+// ---------------------------------------------------------------------------------------------
+// updates
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The mutable view handed to {@link update}'s callback, valid only inside it. Reads see the
+ * writes made so far. Every write records how to undo itself, unless the store is brand new.
+ */
+export class Writer {
+  /** @internal */
+  changed = 0
+
+  /** @internal */
+  constructor(
+    private readonly store: Store,
+    private readonly undo: Change[] | undefined,
+  ) {}
+
+  value(db: number, key: Key): Bytes | undefined {
+    return this.store.dbs[db]!.values.get(key)
+  }
+
+  entry(db: number, key: Key): Entry | undefined {
+    const d = this.store.dbs[db]!
+    const value = d.values.get(key)
+    return value === undefined ? undefined : { value, expireAt: d.expires.size === 0 ? null : (d.expires.get(key) ?? null) }
+  }
+
+  /** Sets a value and its deadline (null: none). */
+  put(db: number, key: Key, value: Bytes, expireAt: EpochMs | null): void {
+    const d = this.store.dbs[db]!
+    this.record(VALUE, db, key, d.values.set(key, value))
+    if (expireAt !== null) this.record(DEADLINE, db, key, d.expires.set(key, expireAt))
+    else if (d.expires.size !== 0) this.recordIfDefined(DEADLINE, db, key, d.expires.delete(key))
+  }
+
+  /** Sets a value and keeps whatever deadline the key had. */
+  putKeepingDeadline(db: number, key: Key, value: Bytes): void {
+    this.record(VALUE, db, key, this.store.dbs[db]!.values.set(key, value))
+  }
+
+  remove(db: number, key: Key): void {
+    const d = this.store.dbs[db]!
+    const prev = d.values.delete(key)
+    if (prev === undefined) return
+    this.record(VALUE, db, key, prev)
+    if (d.expires.size !== 0) this.recordIfDefined(DEADLINE, db, key, d.expires.delete(key))
+  }
+
+  /** Sets a deadline on an existing key; a missing key is left alone. */
+  setDeadline(db: number, key: Key, at: EpochMs): void {
+    const d = this.store.dbs[db]!
+    if (d.values.has(key)) this.record(DEADLINE, db, key, d.expires.set(key, at))
+  }
+
+  removeDeadline(db: number, key: Key): void {
+    this.recordIfDefined(DEADLINE, db, key, this.store.dbs[db]!.expires.delete(key))
+  }
+
+  clearDb(db: number): void {
+    const d = this.store.dbs[db]!
+    if (d.values.size === 0 && d.expires.size === 0) return
+    this.store.dbs[db] = newDatabase()
+    this.record(DATABASE, db, '', d)
+  }
+
+  clearAll(): void {
+    for (let db = 0; db < DATABASE_COUNT; db++) this.clearDb(db)
+  }
+
+  swapDbs(a: number, b: number): void {
+    if (a === b) return
+    const dbs = this.store.dbs
+    const first = dbs[a]!
+    dbs[a] = dbs[b]!
+    dbs[b] = first
+    this.record(SWAP, a, '', b)
+  }
+
+  private record(kind: ChangeKind, db: number, key: Key, prev: unknown): void {
+    this.changed++
+    this.undo?.push(new Change(kind, db, key, prev))
+  }
+
+  private recordIfDefined(kind: ChangeKind, db: number, key: Key, prev: unknown): void {
+    if (prev !== undefined) this.record(kind, db, key, prev)
+  }
+}
+
+/**
+ * Applies `apply`'s writes to `state` and returns the resulting version; `state` itself is not
+ * changed (it keeps the way back). Returns `state` when nothing changed. All keyspace updates —
+ * evolve, replay, snapshot loading — go through here.
+ */
+export const update = (state: State, apply: (writer: Writer) => void): State => {
+  const existing = storeOf(state)
+  const store = existing ?? new Store()
+  const undo: Change[] | undefined = existing === undefined ? undefined : []
+  const writer = new Writer(store, undo)
+  try {
+    apply(writer)
+  } catch (err) {
+    if (undo !== undefined) applyChanges(store, undo.reverse())
+    throw err
+  }
+  if (writer.changed === 0) return state
+  const next = new State()
+  next.store = store
+  store.current = next
+  if (undo !== undefined) {
+    state.store = undefined
+    state.toward = next
+    state.changes = undo.reverse()
+  }
+  return next
+}
+
+/**
+ * Like {@link update}, but `state` is given up: its store is updated in place with no way back,
+ * and reading `state` (or a version older than it) afterwards throws. For a caller that owns its intermediate states and
+ * never looks back — recovery's replay, where recording the undo costs half the fold.
+ * (The empty state is never given up: updating it creates a new store either way.)
+ */
+export const updateOwned = (state: State, apply: (writer: Writer) => void): State => {
+  const existing = storeOf(state)
+  if (existing === undefined) return update(state, apply)
+  const writer = new Writer(existing, undefined)
+  apply(writer)
+  if (writer.changed === 0) return state
+  const next = new State()
+  next.store = existing
+  existing.current = next
+  state.store = undefined
+  state.consumed = true
+  return next
+}
+
+/**
+ * Builds a new state from nothing, for snapshot loading: the writes record no way back (there is
+ * no earlier version to return to), and `finish()` may be called between batches.
+ */
+export const builder = (): { readonly writer: Writer; finish(): State } => {
+  const store = new Store()
+  const writer = new Writer(store, undefined)
+  let version: State = emptyState
+  return {
+    writer,
+    finish(): State {
+      if (writer.changed === 0) return emptyState
+      if (version === emptyState || store.current !== version) {
+        version = new State()
+        version.store = store
+        store.current = version
+      }
+      return version
+    },
+  }
+}
+
+/** Sets a value and its deadline (null: none). */
+export const put = (state: State, db: number, key: Key, value: Bytes, expireAt: EpochMs | null): State =>
+  update(state, (w) => w.put(db, key, value, expireAt))
+
+/** Sets a value and keeps whatever deadline the key had. */
+export const putKeepingDeadline = (state: State, db: number, key: Key, value: Bytes): State =>
+  update(state, (w) => w.putKeepingDeadline(db, key, value))
+
+export const remove = (state: State, db: number, key: Key): State => update(state, (w) => w.remove(db, key))
+
+/** Sets a deadline on an existing key; a missing key is left alone. */
+export const setDeadline = (state: State, db: number, key: Key, at: EpochMs): State =>
+  update(state, (w) => w.setDeadline(db, key, at))
+
+export const removeDeadline = (state: State, db: number, key: Key): State =>
+  update(state, (w) => w.removeDeadline(db, key))
+
+export const clearDb = (state: State, db: number): State => update(state, (w) => w.clearDb(db))
+
+export const clearAll = (state: State): State => update(state, (w) => w.clearAll())
+
+export const swapDbs = (state: State, a: number, b: number): State => update(state, (w) => w.swapDbs(a, b))
+
+// ---------------------------------------------------------------------------------------------
+// reads (raw: they ignore deadlines; decide uses domain/live.ts for the live view)
+// ---------------------------------------------------------------------------------------------
+
+const database = (state: State, db: number): Database => {
+  const store = storeOf(state)
+  return store === undefined ? EMPTY_DB : (store.dbs[db] ?? EMPTY_DB)
+}
 
 export const getValue = (state: State, db: number, key: Key): Bytes | undefined => database(state, db).values.get(key)
 
 export const getExpireAt = (state: State, db: number, key: Key): EpochMs | undefined => {
   const expires = database(state, db).expires
-  // Most keys have no deadline: skip the hash walk when the database has none at all.
+  // Most keys have no deadline: skip the lookup when the database has none at all.
   return expires.size === 0 ? undefined : expires.get(key)
 }
 
 export const getEntry = (state: State, db: number, key: Key): Entry | undefined => {
   const d = database(state, db)
   const value = d.values.get(key)
-  return value === undefined ? undefined : { value, expireAt: d.expires.get(key) ?? null }
+  return value === undefined ? undefined : { value, expireAt: d.expires.size === 0 ? null : (d.expires.get(key) ?? null) }
 }
 
 export const hasKey = (state: State, db: number, key: Key): boolean => database(state, db).values.has(key)
@@ -60,8 +360,11 @@ export const size = (state: State, db: number): number => database(state, db).va
 
 export const expiresCount = (state: State, db: number): number => database(state, db).expires.size
 
-/** Every key of a database, in the representation's order (not sorted). */
+/** Every key of a database, in the representation's order (which depends on history; see keysInOrder). */
 export const keysOf = (state: State, db: number): IterableIterator<Key> => database(state, db).values.keys()
+
+/** Every key of a database with its value, in the representation's order. */
+export const entriesOf = (state: State, db: number): IterableIterator<[Key, Bytes]> => database(state, db).values.entries()
 
 /** Every key of a database with a deadline, with that deadline. */
 export const deadlinesOf = (state: State, db: number): IterableIterator<[Key, EpochMs]> =>
@@ -76,83 +379,54 @@ export const entriesSorted = (state: State, db: number): Array<readonly [Key, En
 }
 
 /** Structural equality of two states (same keys, values and deadlines in every database). */
-export const equals = (a: State, b: State): boolean =>
-  a.dbs.every((d, i) => {
-    const o = database(b, i)
-    return d.values.equals(o.values) && d.expires.equals(o.expires)
+export const equals = (a: State, b: State): boolean => {
+  if (a === b) return true
+  // Copy one side first: both may be versions of one store, which holds only one at a time.
+  const left = Array.from({ length: DATABASE_COUNT }, (_, db) => {
+    const d = database(a, db)
+    return { values: new Map(d.values), expires: new Map(d.expires) }
   })
+  return left.every((l, db) => {
+    const r = database(b, db)
+    if (l.values.size !== r.values.size || l.expires.size !== r.expires.size) return false
+    for (const [key, value] of l.values) if (r.values.get(key) !== value) return false
+    for (const [key, at] of l.expires) if (r.expires.get(key) !== at) return false
+    return true
+  })
+}
 
 // ---------------------------------------------------------------------------------------------
-// updates (each returns a new State; used only by evolve and by snapshot loading)
+// snapshots: a consistent view while the live state moves on
 // ---------------------------------------------------------------------------------------------
 
-const withDb = (state: State, db: number, next: Database): State => {
-  if (state.dbs[db] === next) return state
-  const dbs = state.dbs.slice()
-  dbs[db] = next
-  return { dbs }
-}
-
-/** Sets a value and its deadline (null: none). */
-export const put = (state: State, db: number, key: Key, value: Bytes, expireAt: EpochMs | null): State => {
-  const d = database(state, db)
-  // Skipping the lookup in an empty deadline map keeps the common "SET without TTL" path cheap.
-  const expires =
-    expireAt === null ? (d.expires.size === 0 ? d.expires : d.expires.remove(key)) : d.expires.set(key, expireAt)
-  return withDb(state, db, { values: d.values.set(key, value), expires })
-}
-
-/** Sets a value and keeps whatever deadline the key had. */
-export const putKeepingDeadline = (state: State, db: number, key: Key, value: Bytes): State => {
-  const d = database(state, db)
-  return withDb(state, db, { values: d.values.set(key, value), expires: d.expires })
-}
-
-export const remove = (state: State, db: number, key: Key): State => {
-  const d = database(state, db)
-  if (!d.values.has(key)) return state
-  return withDb(state, db, { values: d.values.remove(key), expires: d.expires.remove(key) })
-}
-
-/** Sets a deadline on an existing key; a missing key is left alone. */
-export const setDeadline = (state: State, db: number, key: Key, at: EpochMs): State => {
-  const d = database(state, db)
-  if (!d.values.has(key)) return state
-  return withDb(state, db, { values: d.values, expires: d.expires.set(key, at) })
-}
-
-export const removeDeadline = (state: State, db: number, key: Key): State => {
-  const d = database(state, db)
-  if (!d.expires.has(key)) return state
-  return withDb(state, db, { values: d.values, expires: d.expires.remove(key) })
-}
-
-export const clearDb = (state: State, db: number): State => withDb(state, db, EMPTY_DB)
-
-export const clearAll = (_state: State): State => emptyState
-
-export const swapDbs = (state: State, a: number, b: number): State => {
-  const dbs = state.dbs.slice()
-  dbs[a] = database(state, b)
-  dbs[b] = database(state, a)
-  return { dbs }
+/** A frozen view of one state for a snapshot writer. Valid until {@link release}. */
+export interface Capture {
+  readonly dbs: ReadonlyArray<{ readonly values: ReadonlyMap<Key, Bytes>; readonly expires: ReadonlyMap<Key, EpochMs> }>
+  /** @internal The maps to thaw on release. */
+  readonly frozen: ReadonlyArray<LayeredMap<unknown>>
 }
 
 /**
- * Applies many updates to one state inside transient (mutable) maps, then freezes them: the fast
- * path for replay and snapshot loading. Pure from the outside: the input state is not changed.
+ * Freezes `state`'s maps in O(1) and returns them: they do not change until `release`, whatever
+ * happens to the live state meanwhile (writes go to an overlay). One capture per store at a time.
  */
-export const batch = (state: State, apply: (mutable: MutableState) => void): State => {
-  const values = state.dbs.map((d) => d.values.asMutable())
-  const expires = state.dbs.map((d) => d.expires.asMutable())
-  apply({ values, expires })
-  return { dbs: values.map((v, i) => ({ values: v.asImmutable(), expires: expires[i]!.asImmutable() })) }
+export const capture = (state: State): Capture => {
+  const store = storeOf(state)
+  if (store === undefined) {
+    const empty = { values: new Map(), expires: new Map() }
+    return { dbs: Array.from({ length: DATABASE_COUNT }, () => empty), frozen: [] }
+  }
+  const frozen: Array<LayeredMap<unknown>> = []
+  const dbs = store.dbs.map((d) => {
+    frozen.push(d.values, d.expires)
+    return { values: d.values.freeze(), expires: d.expires.freeze() }
+  })
+  return { dbs, frozen }
 }
 
-/** The transient view handed to `batch`'s callback. Only valid inside that callback. */
-export interface MutableState {
-  readonly values: Array<IMap<Key, Bytes>>
-  readonly expires: Array<IMap<Key, EpochMs>>
+/** Ends a capture: its maps may change from now on. */
+export const release = (c: Capture): void => {
+  for (const map of c.frozen) map.thaw()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -173,19 +447,59 @@ interface HashOrder {
   readonly hashes: Float64Array
   readonly keys: ReadonlyArray<Key>
 }
-// One sorted view per immutable map version: an idle database scans in O(log n + count) per call.
-const hashOrderCache = new WeakMap<IMap<Key, Bytes>, HashOrder>()
+// One sorted view per map, rebuilt when the map changed: an idle database scans in
+// O(log n + count) per call.
+const hashOrderCache = new WeakMap<LayeredMap<Bytes>, HashOrder & { readonly version: number }>()
 
-const hashOrder = (values: IMap<Key, Bytes>): HashOrder => {
+/** Keys up to this count are sorted as packed `hash·2^21 + index` doubles (exact below 2^53). */
+const PACKED_SORT_LIMIT = 1 << 21
+
+const hashOrder = (values: LayeredMap<Bytes>): HashOrder => {
   const cached = hashOrderCache.get(values)
-  if (cached !== undefined) return cached
-  const pairs: Array<readonly [number, Key]> = []
-  for (const key of values.keys()) pairs.push([keyHash(key), key])
-  pairs.sort((a, b) => a[0] - b[0] || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0))
-  const order = { hashes: Float64Array.from(pairs, (p) => p[0]), keys: pairs.map((p) => p[1]) }
+  if (cached !== undefined && cached.version === values.version) return cached
+  const unsorted = Array.from(values.keys())
+  const n = unsorted.length
+  const hashOf = new Float64Array(n)
+  for (let i = 0; i < n; i++) hashOf[i] = keyHash(unsorted[i]!)
+  let index: ArrayLike<number>
+  if (n <= PACKED_SORT_LIMIT) {
+    // A native numeric sort, several times faster than sorting pairs with a comparator.
+    const packed = new Float64Array(n)
+    for (let i = 0; i < n; i++) packed[i] = hashOf[i]! * PACKED_SORT_LIMIT + i
+    packed.sort()
+    const idx = new Uint32Array(n)
+    for (let i = 0; i < n; i++) idx[i] = packed[i]! % PACKED_SORT_LIMIT
+    index = idx
+  } else {
+    index = Uint32Array.from({ length: n }, (_, i) => i).sort((x, y) => hashOf[x]! - hashOf[y]!)
+  }
+  const hashes = new Float64Array(n)
+  const keys: Key[] = new Array<Key>(n)
+  for (let i = 0; i < n; i++) {
+    hashes[i] = hashOf[index[i]!]!
+    keys[i] = unsorted[index[i]!]!
+  }
+  // Equal hashes: order by key, so the order depends on the contents alone, not on history.
+  for (let i = 1; i < n; i++) {
+    if (hashes[i] !== hashes[i - 1]) continue
+    let end = i + 1
+    while (end < n && hashes[end] === hashes[i]) end++
+    const run = keys.slice(i - 1, end).sort((x, y) => (x < y ? -1 : x > y ? 1 : 0))
+    for (let j = 0; j < run.length; j++) keys[i - 1 + j] = run[j]!
+    i = end - 1
+  }
+  const order = { hashes, keys, version: values.version }
   hashOrderCache.set(values, order)
   return order
 }
+
+/**
+ * Every key of a database in the canonical order: by `keyHash`, then by key. The order depends
+ * on the contents alone (a native Map's insertion order would depend on history, and rerooting
+ * changes it), so commands that expose an order — KEYS, RANDOMKEY, SCAN — stay deterministic
+ * functions of the state. Cached until the database changes.
+ */
+export const keysInOrder = (state: State, db: number): ReadonlyArray<Key> => hashOrder(database(state, db).values).keys
 
 /**
  * One SCAN step. Keys are visited in order of `keyHash`; the cursor is the next hash to visit.
@@ -214,11 +528,4 @@ export const scanStep = (
   if (i >= keys.length) return { next: 0, keys: out }
   const next = hashes[i - 1]! + 1
   return { next: next > 0xffffffff ? 0 : next, keys: out }
-}
-
-/** The key at position `index` (0 ≤ index < size) in the representation's order. */
-export const keyAt = (state: State, db: number, index: number): Key | undefined => {
-  let i = 0
-  for (const key of database(state, db).values.keys()) if (i++ === index) return key
-  return undefined
 }

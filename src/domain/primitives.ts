@@ -2,7 +2,7 @@
  * Primitive value types shared by the whole domain.
  *
  * Keys and values are **byte strings**: one JS char per byte (the `latin1` view of a Buffer).
- * They are binary-safe, work as native/immutable map keys, and survive JSON unchanged
+ * They are binary-safe, work as native map keys, and survive JSON unchanged
  * (every char is below U+0100). User bytes are never decoded as UTF-8.
  *
  * @category model

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { fold, initialState, lookupCommand } from '../../src/domain/decide.js'
+import * as Keyspace from '../../src/domain/keyspace.js'
 import type { Event } from '../../src/domain/event.js'
 import type { Decision } from '../../src/domain/command.js'
 import type { Reply } from '../../src/domain/reply.js'
@@ -144,7 +145,7 @@ describe('APPEND, STRLEN, GETRANGE, SETRANGE', () => {
     then(run([set('k', 'Hello World')], ['SETRANGE', 'k', '6', 'Redis']), [{ type: 'RangeOverwritten', db: 0, key: 'k', offset: 6, bytes: 'Redis' }], int(11))
     const d = run([], ['SETRANGE', 'k', '3', 'x'])
     then(d, [{ type: 'RangeOverwritten', db: 0, key: 'k', offset: 3, bytes: 'x' }], int(4))
-    expect(fold(initialState, d.events).dbs[0]!.values.get('k')).toBe('\0\0\0x')
+    expect(Keyspace.getValue(fold(initialState, d.events), 0, 'k')).toBe('\0\0\0x')
   })
   it('SETRANGE with a negative offset fails, with an empty value is a no-op', () => {
     then(run([], ['SETRANGE', 'k', '-1', 'a']), [], err('ERR offset is out of range'))

@@ -47,6 +47,7 @@ import { touchedKeys, type Event } from '../../src/domain/event.js'
 import { fold } from '../../src/domain/evolve.js'
 import * as Keyspace from '../../src/domain/keyspace.js'
 import type { Entry, State } from '../../src/domain/keyspace.js'
+import { DATABASE_COUNT } from '../../src/domain/primitives.js'
 import type { Reply } from '../../src/domain/reply.js'
 import { AofLog, silentSink, type AppendFsync } from '../../src/infra/log/aofLog.js'
 import { Rng, SimFileSystem, simEntropy, type CrashKind, type DiskImage, type SimFaults } from './simFileSystem.js'
@@ -221,7 +222,7 @@ const isMisconf = (r: Reply): boolean => r.type === 'error' && r.message.startsW
 /** Differences between two states over every database (at most `max` lines). */
 export const diffStates = (a: State, b: State, max = 8): string[] => {
   const out: string[] = []
-  for (let db = 0; db < a.dbs.length && out.length < max; db++) {
+  for (let db = 0; db < DATABASE_COUNT && out.length < max; db++) {
     const keys = new Set<string>([...Keyspace.keysOf(a, db), ...Keyspace.keysOf(b, db)])
     for (const k of [...keys].sort()) {
       const ea = Keyspace.getEntry(a, db, k)
@@ -352,7 +353,7 @@ class Ledger {
   check(state: State, r: number, ackFloor: number): string[] {
     const problems: string[] = []
     const ids = new Set<string>(this.byKey.keys())
-    for (let db = 0; db < state.dbs.length; db++) for (const k of Keyspace.keysOf(state, db)) ids.add(Ledger.id(db, k))
+    for (let db = 0; db < DATABASE_COUNT; db++) for (const k of Keyspace.keysOf(state, db)) ids.add(Ledger.id(db, k))
     for (const id of ids) {
       const sp = id.indexOf(' ')
       const db = Number(id.slice(0, sp))

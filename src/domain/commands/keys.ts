@@ -287,7 +287,7 @@ export interface KeysCommand {
 }
 
 /**
- * KEYS: every live key matching the glob, in the representation's order. Like Redis's keysCommand
+ * KEYS: every live key matching the glob, in the keyspace's canonical order (`keysInOrder`). Like Redis's keysCommand
  * it only peeks at deadlines (`keyIsExpired`) and expires nothing, so it never emits events.
  */
 export const KEYS = defineCommand<KeysCommand>({
@@ -296,7 +296,7 @@ export const KEYS = defineCommand<KeysCommand>({
   decide: (cmd, state, ctx) => {
     const allKeys = cmd.pattern === '*'
     const out: Reply[] = []
-    for (const key of Keyspace.keysOf(state, ctx.db)) {
+    for (const key of Keyspace.keysInOrder(state, ctx.db)) {
       if (!allKeys && !globMatch(cmd.pattern, key)) continue
       if (isPastDeadline(Keyspace.getExpireAt(state, ctx.db, key), ctx.now)) continue
       out.push(bulk(key))
@@ -417,8 +417,8 @@ export interface RandomKeyCommand {
 /**
  * RANDOMKEY: a key chosen with `ctx.seed` (never a global random source, so decide stays
  * deterministic). Like Redis's `dbRandomKey`, a pick past its deadline is expired lazily
- * (KeyExpired) and another key is tried; here "another" is the next key in the representation's
- * order, wrapping around, so the search ends after at most one pass. Nil when no key is live.
+ * (KeyExpired) and another key is tried; here "another" is the next key in the keyspace's
+ * canonical order (`keysInOrder`), wrapping around, so the search ends after at most one pass. Nil when no key is live.
  */
 export const RANDOMKEY = defineCommand<RandomKeyCommand>({
   ...meta('randomkey', 1, ['readonly'], [0, 0, 0], '1.0.0', 'Return a random key from the keyspace', 'O(1)', ''),
@@ -427,16 +427,11 @@ export const RANDOMKEY = defineCommand<RandomKeyCommand>({
     const size = Keyspace.size(state, ctx.db)
     if (size === 0) return replyOnly(NIL)
     const view = new LiveView(state, ctx.now)
+    const keys = Keyspace.keysInOrder(state, ctx.db)
     const start = Math.floor(mulberry32(ctx.seed)() * size)
     // Walk from the pick to the end, then from the beginning up to the pick.
-    let i = 0
-    for (const key of Keyspace.keysOf(state, ctx.db)) {
-      if (i++ < start) continue
-      if (view.exists(ctx.db, key)) return read(view, bulk(key))
-    }
-    i = 0
-    for (const key of Keyspace.keysOf(state, ctx.db)) {
-      if (i++ >= start) break
+    for (let n = 0; n < size; n++) {
+      const key = keys[(start + n) % size]!
       if (view.exists(ctx.db, key)) return read(view, bulk(key))
     }
     return read(view, NIL)

@@ -15,25 +15,27 @@
  *   the wall-clock time it was taken (LASTSAVE).
  * - One line per key: database index, key, value, absolute deadline in Unix ms or null. Keys and
  *   values are byte strings (one char per byte, U+0000..U+00FF), so they are JSON-safe as they
- *   are and every byte value round-trips. Line order is unspecified (the HAMT's iteration order;
+ *   are and every byte value round-trips. Line order is unspecified (the maps' iteration order;
  *   sorting a million keys would stall the event loop).
  * - Trailer: the number of key lines and the CRC32C (8 hex digits) of every byte before the
  *   trailer line. A missing, malformed or mismatching trailer means the file is damaged.
  *
  * ## Writing (`writeSnapshot`)
  *
- * The caller passes an immutable state (a persistent map: holding the reference is the whole
- * "copy"); the live state moves on meanwhile. Entries are serialized in slices of a few thousand,
- * each slice handed to an asynchronous write, so the event loop keeps serving clients. The file
+ * The caller passes a state (a persistent value); `writeSnapshot` captures it synchronously,
+ * before its first await — an O(1) freeze of the maps (`Keyspace.capture`) — and releases the
+ * capture when done, so the live state moves on meanwhile. Entries are serialized in slices of
+ * a few thousand, each slice handed to an asynchronous write, so the event loop keeps serving
+ * clients. The file
  * is written as `<name>.tmp`, fdatasynced, renamed into place and the directory fsynced.
  *
  * ## Loading (`loadSnapshot`)
  *
  * Read in chunks; each run of whole lines is parsed with one `JSON.parse` (the lines joined into
  * an array) and every entry checked with the io-ts `SnapshotEntry` codec (the edge where disk
- * bytes become domain values); entries go into the keyspace inside `Keyspace.batch` (transient
- * maps). The trailer's count and CRC are verified before the state is returned, and the total
- * number of keys must equal the count (a duplicated line is damage too).
+ * bytes become domain values); entries go into a fresh keyspace through `Keyspace.builder()`
+ * (native maps, nothing to undo). The trailer's count and CRC are verified before the state is
+ * returned, and the total number of keys must equal the count (a duplicated line is damage too).
  *
  * Limit: a value whose JSON text exceeds V8's maximum string length (~512 MiB) cannot be
  * loaded; such values are beyond what this format supports.
@@ -133,6 +135,20 @@ export const writeSnapshot = async (
   state: State,
   opts: WriteSnapshotOptions,
 ): Promise<SnapshotInfo> => {
+  const captured = Keyspace.capture(state)
+  try {
+    return await writeCaptured(fsys, dir, captured, opts)
+  } finally {
+    Keyspace.release(captured)
+  }
+}
+
+const writeCaptured = async (
+  fsys: FileSystem,
+  dir: string,
+  captured: Keyspace.Capture,
+  opts: WriteSnapshotOptions,
+): Promise<SnapshotInfo> => {
   const tmp = path.join(dir, `${opts.file}.tmp`)
   const slice = Math.max(1, opts.sliceEntries ?? 2000)
   const fd = await fsys.open(tmp, 'w')
@@ -152,18 +168,8 @@ export const writeSnapshot = async (
     out.ascii(JSON.stringify({ format: SNAPSHOT_FORMAT, version: SNAPSHOT_VERSION, seq: opts.seq, at: opts.at }) + '\n')
     let inSlice = 0
     for (let db = 0; db < DATABASE_COUNT; db++) {
-      const d = Keyspace.database(state, db)
-      // Deadlines are copied into a native Map first (in slices too): a native lookup per key
-      // is far cheaper than the HAMT's, whose string hashing dominates on large keyspaces.
-      let deadlines: Map<string, number> | undefined
-      if (d.expires.size > 0) {
-        deadlines = new Map()
-        let n = 0
-        for (const [key, at] of d.expires) {
-          deadlines.set(key, at)
-          if (++n % slice === 0) await yieldToLoop()
-        }
-      }
+      const d = captured.dbs[db]!
+      const deadlines = d.expires.size > 0 ? d.expires : undefined
       const prefix = DB_PREFIXES[db]!
       for (const [key, value] of d.values) {
         out.bytes(prefix)
@@ -244,7 +250,8 @@ export const loadSnapshot = async (
     let header: t.TypeOf<typeof SnapshotHeader> | undefined
     let trailer: { count: number; crc: string; offset: number; line: number } | undefined
     let count = 0
-    let state = Keyspace.emptyState
+    const build = Keyspace.builder()
+    const w = build.writer
 
     const fail = (offset: number, line: number, detail: string): never => {
       throw new SnapshotError(file, offset, line, detail)
@@ -280,21 +287,18 @@ export const loadSnapshot = async (
       crc = crc32c(buf, crc, 0, entriesEnd)
       cursor.at(buf)
       let added = 0
-      state = Keyspace.batch(state, (m) => {
-        while (p < entriesEnd) {
-          const nl = buf.indexOf(NEWLINE, p)
-          lineNo++
-          let e: unknown = readCanonicalEntry(cursor, p, nl, scratch)
-          if (e === undefined) e = parseLine(p, nl, lineNo)
-          // The edge: every entry is checked with its io-ts codec before it enters the keyspace.
-          if (!SnapshotEntry.is(e)) fail(filePos + p, lineNo, `invalid entry (${report(SnapshotEntry, e)})`)
-          const entry = e as SnapshotEntry
-          m.values[entry.db] = m.values[entry.db]!.set(entry.key, entry.value)
-          if (entry.expireAt !== null) m.expires[entry.db] = m.expires[entry.db]!.set(entry.key, entry.expireAt)
-          added++
-          p = nl + 1
-        }
-      })
+      while (p < entriesEnd) {
+        const nl = buf.indexOf(NEWLINE, p)
+        lineNo++
+        let e: unknown = readCanonicalEntry(cursor, p, nl, scratch)
+        if (e === undefined) e = parseLine(p, nl, lineNo)
+        // The edge: every entry is checked with its io-ts codec before it enters the keyspace.
+        if (!SnapshotEntry.is(e)) fail(filePos + p, lineNo, `invalid entry (${report(SnapshotEntry, e)})`)
+        const entry = e as SnapshotEntry
+        w.put(entry.db, entry.key, entry.value, entry.expireAt)
+        added++
+        p = nl + 1
+      }
       count += added
       if (atEof) {
         lineNo++
@@ -339,6 +343,7 @@ export const loadSnapshot = async (
     if (tr.crc !== crcHex(crc)) fail(tr.offset, tr.line, `snapshot checksum mismatch (trailer ${tr.crc}, computed ${crcHex(crc)})`)
     if (tr.count !== count) fail(tr.offset, tr.line, `trailer counts ${tr.count} entries, the file holds ${count}`)
     let keys = 0
+    const state = build.finish()
     for (let db = 0; db < DATABASE_COUNT; db++) keys += Keyspace.size(state, db)
     if (keys !== count) fail(tr.offset, tr.line, `${count - keys} duplicated keys`)
     const h = header as t.TypeOf<typeof SnapshotHeader>

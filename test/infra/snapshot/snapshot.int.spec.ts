@@ -22,11 +22,9 @@ beforeEach(() => {
 afterEach(() => cleanup(dir))
 
 const bigState = (n: number): State =>
-  Keyspace.batch(Keyspace.emptyState, (m) => {
+  Keyspace.update(Keyspace.emptyState, (w) => {
     for (let i = 0; i < n; i++) {
-      const db = i % 16
-      m.values[db] = m.values[db]!.set(`key:${i}\xff`, `value ${i} ${ALL_BYTES.slice(i % 200, (i % 200) + 20)}`)
-      if (i % 3 === 0) m.expires[db] = m.expires[db]!.set(`key:${i}\xff`, EPOCH + i)
+      w.put(i % 16, `key:${i}\xff`, `value ${i} ${ALL_BYTES.slice(i % 200, (i % 200) + 20)}`, i % 3 === 0 ? EPOCH + i : null)
     }
   })
 

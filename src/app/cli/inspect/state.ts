@@ -35,7 +35,7 @@
  */
 import * as Keyspace from '../../../domain/keyspace.js'
 import type { Entry, State } from '../../../domain/keyspace.js'
-import { DATABASE_COUNT } from '../../../domain/primitives.js'
+import { DATABASE_COUNT, type Key } from '../../../domain/primitives.js'
 import { statesAt, tornNote, type StateAt } from './dataDir.js'
 import { EXIT_OK, type Io } from './io.js'
 import { describePoint, type Point } from './points.js'
@@ -85,27 +85,28 @@ export interface KeyChange {
   readonly after: Entry | null
 }
 
+const copyDb = (state: State, db: number): Map<Key, Entry> => {
+  const out = new Map<Key, Entry>()
+  for (const [key, value] of Keyspace.entriesOf(state, db)) out.set(key, { value, expireAt: Keyspace.getExpireAt(state, db, key) ?? null })
+  return out
+}
+
 /** The keys that differ between two states, by database then key. */
 export const diffStates = (a: State, b: State, dbFilter?: number): KeyChange[] => {
   const out: KeyChange[] = []
   for (let d = 0; d < DATABASE_COUNT; d++) {
     if (dbFilter !== undefined && d !== dbFilter) continue
-    const da = Keyspace.database(a, d)
-    const db = Keyspace.database(b, d)
-    if (da === db) continue
+    // Copy each side before reading the other: two versions of one store are not both cheap to read.
+    const before = copyDb(a, d)
+    const after = copyDb(b, d)
     const changes: KeyChange[] = []
-    for (const [key, value] of db.values) {
-      const after: Entry = { value, expireAt: db.expires.get(key) ?? null }
-      const old = da.values.get(key)
-      if (old === undefined) {
-        changes.push({ change: 'added', db: d, key, before: null, after })
-        continue
-      }
-      const before: Entry = { value: old, expireAt: da.expires.get(key) ?? null }
-      if (old !== value || before.expireAt !== after.expireAt) changes.push({ change: 'changed', db: d, key, before, after })
+    for (const [key, now] of after) {
+      const old = before.get(key)
+      if (old === undefined) changes.push({ change: 'added', db: d, key, before: null, after: now })
+      else if (old.value !== now.value || old.expireAt !== now.expireAt) changes.push({ change: 'changed', db: d, key, before: old, after: now })
     }
-    for (const [key, value] of da.values) {
-      if (!db.values.has(key)) changes.push({ change: 'removed', db: d, key, before: { value, expireAt: da.expires.get(key) ?? null }, after: null })
+    for (const [key, old] of before) {
+      if (!after.has(key)) changes.push({ change: 'removed', db: d, key, before: old, after: null })
     }
     changes.sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0))
     out.push(...changes)

@@ -25,7 +25,7 @@ import type { State } from '../domain/keyspace.js'
 import { isPastDeadline } from '../domain/live.js'
 import { DATABASE_COUNT, type Bytes, type EpochMs, type Key } from '../domain/primitives.js'
 import { array, error, Errors, NIL_ARRAY, OK, QUEUED, type Reply } from '../domain/reply.js'
-import { MemoryLog, type EventLog } from './eventLog.js'
+import { DiscardLog, type EventLog } from './eventLog.js'
 import { ExpiryIndex } from './expiryIndex.js'
 import { WatchRegistry, type WatchedKey, type Watcher } from './watch.js'
 
@@ -111,6 +111,7 @@ export interface ExternalCommand extends CommandMeta {
 }
 
 export interface EngineOptions {
+  /** Where records go (default: a DiscardLog — nothing kept, as with `appendonly no`). */
   readonly log?: EventLog
   readonly clock?: Clock
   /** A recovered state and the sequence number of the last record it includes. */
@@ -205,7 +206,7 @@ export class Engine {
   constructor(options: EngineOptions = {}) {
     this.current = options.state ?? initialState
     this.lastSeq = options.seq ?? 0
-    this.log = options.log ?? new MemoryLog()
+    this.log = options.log ?? new DiscardLog()
     this.clock = options.clock ?? systemClock
     this.random = options.random ?? (() => (Math.random() * 0x100000000) >>> 0)
     this.activeExpiryBatch = options.activeExpiryBatch ?? 1000

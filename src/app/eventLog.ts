@@ -48,7 +48,31 @@ export interface EventLog {
 
 const DONE: Promise<void> = Promise.resolve()
 
-/** Keeps records in an array; every append is immediately "durable". For tests and embedding. */
+/**
+ * Keeps nothing, only checks the sequence: the log of a server without durable storage
+ * (`appendonly no`) and of an embedded engine. Every append is immediately "durable".
+ */
+export class DiscardLog implements EventLog {
+  private lastSeq: number | undefined = undefined
+
+  append(record: LogRecord): Promise<void> {
+    if (this.lastSeq !== undefined && record.seq !== this.lastSeq + 1) {
+      return Promise.reject(new Error(`sequence gap: ${this.lastSeq} then ${record.seq}`))
+    }
+    this.lastSeq = record.seq
+    return DONE
+  }
+
+  failure(): LogFailure | undefined {
+    return undefined
+  }
+
+  close(): Promise<void> {
+    return DONE
+  }
+}
+
+/** Keeps every record in an array (memory grows without bound); every append is immediately "durable". For tests. */
 export class MemoryLog implements EventLog {
   readonly records: LogRecord[] = []
 

@@ -180,6 +180,14 @@ export class Writer {
   /** Sets a value and its deadline (null: none). */
   put(db: number, key: Key, value: Bytes, expireAt: EpochMs | null): void {
     const d = this.store.dbs[db]!
+    if (this.undo === undefined) {
+      // No way back to record (a new store, or one given up to updateOwned): skip the lookups.
+      this.changed++
+      d.values.put(key, value)
+      if (expireAt !== null) d.expires.put(key, expireAt)
+      else if (d.expires.size !== 0) d.expires.delete(key)
+      return
+    }
     this.record(VALUE, db, key, d.values.set(key, value))
     if (expireAt !== null) this.record(DEADLINE, db, key, d.expires.set(key, expireAt))
     else if (d.expires.size !== 0) this.recordIfDefined(DEADLINE, db, key, d.expires.delete(key))

@@ -67,6 +67,14 @@ export class LayeredMap<V> {
     return prev
   }
 
+  /** Sets `key`, for callers that do not need the previous value (one lookup fewer). */
+  put(key: string, value: V): void {
+    if (this.delta === null) {
+      this.version++
+      this.base.set(key, value)
+    } else this.set(key, value)
+  }
+
   /** Deletes `key` and returns the value it had. */
   delete(key: string): V | undefined {
     const delta = this.delta

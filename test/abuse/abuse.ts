@@ -14,8 +14,14 @@
  *    pipelined commands without reading (→ NOAUTH, then closed past 1 MiB of query buffer).
  * The server's RSS (/proc/<pid>/status VmRSS) is sampled every 50 ms; the figures are its growth
  * over the baseline, the legit client's p50/p99/max per phase, and the error texts seen.
+ *
+ * Diagnostics: ABUSE_SERVER_NODE_OPTIONS is the server's NODE_OPTIONS (e.g. `--trace-gc` or
+ * `--cpu-prof --cpu-prof-dir=/tmp/prof`; the server is then stopped with SIGTERM so a profile is
+ * written), and ABUSE_SERVER_LOG a file that gets the server's output with the phase changes
+ * (milliseconds since the server started, like --trace-gc's) between its lines.
  */
 import { spawn } from 'node:child_process'
+import { appendFileSync } from 'node:fs'
 import net from 'node:net'
 import * as path from 'node:path'
 import readline from 'node:readline'
@@ -126,7 +132,24 @@ const openIdle = (port: number): Promise<net.Socket | string> =>
 
 export const runAbuse = async (o: AbuseOptions): Promise<AbuseFigures> => {
   const log = o.log ?? ((s: string) => console.log(s))
-  const server: ServerProcess = await startRedust(['--appendonly', 'no', '--save', '', '--maxclients', String(o.maxclients)], { ulimitN: 65536 })
+  const diagOptions = process.env.ABUSE_SERVER_NODE_OPTIONS
+  const diagLog = process.env.ABUSE_SERVER_LOG
+  const nodeOptions = process.env.NODE_OPTIONS
+  if (diagOptions !== undefined) process.env.NODE_OPTIONS = diagOptions
+  const startedAt = Date.now()
+  let server: ServerProcess
+  try {
+    server = await startRedust(['--appendonly', 'no', '--save', '', '--maxclients', String(o.maxclients)], { ulimitN: 65536 })
+  } finally {
+    if (nodeOptions === undefined) delete process.env.NODE_OPTIONS
+    else process.env.NODE_OPTIONS = nodeOptions
+  }
+  if (diagLog !== undefined) {
+    appendFileSync(diagLog, server.output())
+    const copy = (d: Buffer): void => appendFileSync(diagLog, d)
+    server.child.stdout?.on('data', copy)
+    server.child.stderr?.on('data', copy)
+  }
   let fdLimit = 'unknown'
   try {
     const limits = (await import('node:fs')).readFileSync(`/proc/${server.pid}/limits`, 'utf8')
@@ -145,6 +168,7 @@ export const runAbuse = async (o: AbuseOptions): Promise<AbuseFigures> => {
     current = name
     legit.stdin!.write(`phase ${name}\n`)
     log(`abuse: phase ${name}`)
+    if (diagLog !== undefined) appendFileSync(diagLog, `=== phase ${name} at ${Date.now() - startedAt} ms\n`)
   }
 
   const f: AbuseFigures = {
@@ -223,10 +247,11 @@ export const runAbuse = async (o: AbuseOptions): Promise<AbuseFigures> => {
       await new Promise((r) => s.once('connect', r))
       s.pause() // never read
       while (!pipeStop.stop && !s.destroyed) {
-        if (s.write(req)) f.pipelineBytesSent += req.length
-        else {
-          f.pipelineBytesSent += req.length
-          await Promise.race([new Promise((r) => s.once('drain', r)), sleep(200)])
+        f.pipelineBytesSent += req.length
+        if (!s.write(req)) {
+          let onDrain = (): void => undefined
+          await Promise.race([new Promise<void>((r) => s.once('drain', (onDrain = r))), sleep(200)])
+          s.off('drain', onDrain)
         }
       }
     })
@@ -317,7 +342,8 @@ export const runAbuse = async (o: AbuseOptions): Promise<AbuseFigures> => {
     if (legit.exitCode === null) legit.kill('SIGKILL')
     f.serverAlive = server.child.exitCode === null && server.child.signalCode === null
     f.rssGrowth = f.rssMax - f.rssBaseline
-    await server.kill()
+    if (diagOptions !== undefined) await server.stop()
+    else await server.kill()
   }
   return f
 }

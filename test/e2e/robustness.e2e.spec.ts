@@ -5,6 +5,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { defaultSettings } from '../../src/app/server/config.js'
 import { protectedModeDenies, type RedustServer } from '../../src/app/server/server.js'
+import { DEFAULT_OUTPUT_LIMITS } from '../../src/infra/net/tcpServer.js'
 import { cmd, RawClient, startTestServer } from './support.js'
 
 let server: RedustServer
@@ -66,17 +67,17 @@ describe('a client that does not read its replies', () => {
       await new Promise((resolve) => setTimeout(resolve, 5))
     }
 
-    // While it does not read, the server stops reading from it: its pending output stays
-    // around the 4 MiB high-water mark plus one reply, never hundreds of MiB.
+    // While it does not read, the server stops reading from it: its pending output stays at
+    // most the per-client high water (1 MiB) plus one reply, never hundreds of MiB.
+    const reply = `$${value.length}\r\n${value}\r\n`
     for (let i = 0; i < 20; i++) {
       const me = await findSlow()
       expect(Number(me!.omem)).toBeGreaterThan(0)
-      expect(Number(me!.omem)).toBeLessThan(8 * 1024 * 1024)
+      expect(Number(me!.omem)).toBeLessThanOrEqual(DEFAULT_OUTPUT_LIMITS.clientHighWater + reply.length)
       await new Promise((resolve) => setTimeout(resolve, 10))
     }
 
     // Now read everything: all replies, in order, intact (after SETNAME's +OK).
-    const reply = `$${value.length}\r\n${value}\r\n`
     let received = 0
     let buffered = Buffer.alloc(0)
     let sawOk = false

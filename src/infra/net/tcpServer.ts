@@ -10,9 +10,12 @@
  *   until its commit settles, while later commands keep executing (pipelining + group commit);
  * - writes once per read batch: replies are encoded into one byte string and written with a
  *   single `socket.write`, so a pipeline of 16 commands costs one syscall, not 16;
- * - applies backpressure: when the socket's buffer is full (`write` returned false) or too many
- *   replies wait for a commit, it stops reading from that client until things drain, so a slow
- *   reader cannot make the server buffer without bound;
+ * - applies backpressure: it stops reading (and running) a client's requests while too many of
+ *   its replies wait for a commit, while its own unsent output is above a per-client high water,
+ *   or while the server-wide unsent output is over its budget and this client holds more than a
+ *   small floor of it (see {@link OutputLimits}); the client resumes when its output drains or
+ *   when other clients' drains free the budget. Slow or non-reading clients are never
+ *   disconnected for it (Redis's `client-output-buffer-limit normal 0 0 0`);
  * - enforces Redis's limits: `maxclients` (`-ERR max number of clients reached`), the query
  *   buffer limit (client closed, counting queued MULTI commands), the decoder's protocol limits;
  * - answers a protocol error with Redis's text and then closes only that connection;
@@ -103,6 +106,33 @@ export interface TcpServerOptions {
   readonly accept: (control: ConnectionControl) => ConnectionHandler | Reply
   /** Structured event sink (connection errors, limits hit). */
   readonly log?: (level: 'debug' | 'info' | 'warn', message: string, fields?: Record<string, unknown>) => void
+  /** Output backpressure limits; defaults in {@link DEFAULT_OUTPUT_LIMITS}. */
+  readonly outputLimits?: Partial<OutputLimits>
+}
+
+/**
+ * Bounds on unsent output: bytes encoded for a client but not yet taken by the kernel (the
+ * connection's unflushed batch plus `socket.writableLength`). Checked before each request, so a
+ * client holds at most `clientHighWater + one reply`, and all clients together at most about
+ * `budget + one reply + clients × (floor + one reply)` (a client under the floor always runs its
+ * next request, so light clients are never starved by heavy ones; one that reads promptly has
+ * nothing unsent). Not counted: replies held behind a commit (bounded by count) and MONITOR
+ * output (its own hard limit). Nobody is disconnected for output, as with Redis's default
+ * `client-output-buffer-limit normal 0 0 0`.
+ */
+export interface OutputLimits {
+  /** A client stops being read while its own unsent output exceeds this. */
+  readonly clientHighWater: number
+  /** Server-wide budget: while the sum over clients exceeds it, clients above `floor` stop. */
+  readonly budget: number
+  /** Unsent output a client may always have, whatever the budget (so light clients progress). */
+  readonly floor: number
+}
+
+export const DEFAULT_OUTPUT_LIMITS: OutputLimits = {
+  clientHighWater: 1024 * 1024,
+  budget: 64 * 1024 * 1024,
+  floor: 64 * 1024,
 }
 
 /** Server-wide counters for INFO stats. */
@@ -116,6 +146,8 @@ export interface NetStats {
   /** Largest query buffer seen since the last reset (client_recent_max_input_buffer). */
   recentMaxInputBuffer: number
   recentMaxOutputBuffer: number
+  /** Times a client was paused because the server-wide output budget was exceeded. */
+  outputBudgetPauses: number
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -124,8 +156,6 @@ export interface NetStats {
 
 /** Stop reading from a client while this many replies wait behind unsettled commits. */
 const MAX_HELD_REPLIES = 16 * 1024
-/** Stop executing a client's pipeline while this much encoded output is unsent. */
-const OUTPUT_HIGH_WATER = 4 * 1024 * 1024
 /**
  * Unsolicited output (MONITOR) cannot be throttled by not reading: a client that lets more than
  * this pile up is disconnected, like Redis's hard `client-output-buffer-limit` for pubsub.
@@ -144,9 +174,36 @@ export class TcpServer {
     writesProcessed: 0,
     recentMaxInputBuffer: 0,
     recentMaxOutputBuffer: 0,
+    outputBudgetPauses: 0,
+  }
+  /** @internal */
+  readonly limits: OutputLimits
+  /**
+   * Bytes handed to sockets and not yet taken by the kernel, summed over connections (each
+   * connection's last seen `socket.writableLength`, updated on every write and write completion).
+   * @internal
+   */
+  pendingOutput = 0
+  /** Clients paused by the budget, oldest first; resumed in that order as the budget frees. */
+  private readonly budgetWaiters = new Set<Connection>()
+  private budgetPassScheduled = false
+  /** Resume paused clients once the total is back under this (7/8 of the budget). */
+  private readonly budgetLowWater: number
+
+  constructor(readonly options: TcpServerOptions) {
+    this.limits = { ...DEFAULT_OUTPUT_LIMITS, ...options.outputLimits }
+    this.budgetLowWater = this.limits.budget - Math.floor(this.limits.budget / 8)
   }
 
-  constructor(readonly options: TcpServerOptions) {}
+  /** Bytes of output accepted by sockets but not yet by the kernel, over all connections. */
+  get unsentOutputBytes(): number {
+    return this.pendingOutput
+  }
+
+  /** Clients currently waiting for the output budget. */
+  get budgetWaiterCount(): number {
+    return this.budgetWaiters.size
+  }
 
   /** Number of open client connections. */
   get connectionCount(): number {
@@ -163,7 +220,10 @@ export class TcpServer {
       const optional = entry.startsWith('-')
       const name = optional ? entry.slice(1) : entry
       const host = name === '*' ? '0.0.0.0' : name === '::*' ? '::' : name
-      const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.onSocket(socket))
+      // The local address of every connection a listener on one specific address accepts:
+      // known once it listens, so no getsockname per connection (wildcards still need one).
+      let local: string | undefined
+      const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.onSocket(socket, local))
       try {
         await new Promise<void>((resolve, reject) => {
           server.once('error', reject)
@@ -183,6 +243,7 @@ export class TcpServer {
       }
       server.on('error', (err) => this.options.log?.('warn', 'listener error', { err: String(err) }))
       const address = server.address() as net.AddressInfo
+      if (address.address !== '0.0.0.0' && address.address !== '::') local = formatAddress(address.address, address.port)
       // With port 0, every further address binds the port the first one got.
       if (port === 0) port = address.port
       bound.push(address)
@@ -209,10 +270,10 @@ export class TcpServer {
     await stopped
   }
 
-  private onSocket(socket: net.Socket): void {
+  private onSocket(socket: net.Socket, localAddress: string | undefined): void {
     this.stats.totalConnections++
-    socket.on('error', () => undefined) // until the connection takes over
     if (this.connections.size >= this.options.maxClients()) {
+      socket.on('error', ignore)
       this.stats.rejectedConnections++
       this.options.log?.('warn', 'Error registering fd event for the new client: max number of clients reached', {
         remote: `${socket.remoteAddress}:${socket.remotePort}`,
@@ -221,9 +282,12 @@ export class TcpServer {
       setTimeout(() => socket.destroy(), 1000).unref()
       return
     }
-    const connection = new Connection(socket, this)
+    // Nothing can emit 'error' before the connection's listener is in place (start) or the
+    // refusal installs one: accept() runs synchronously.
+    const connection = new Connection(socket, this, localAddress)
     const handler = this.options.accept(connection)
     if (!('handle' in handler)) {
+      socket.on('error', ignore)
       this.stats.rejectedConnections++
       socket.end(encodeReply(handler, 2), 'latin1')
       setTimeout(() => socket.destroy(), 1000).unref()
@@ -236,6 +300,41 @@ export class TcpServer {
   /** @internal */
   forget(connection: Connection): void {
     this.connections.delete(connection)
+    this.budgetWaiters.delete(connection)
+  }
+
+  /** @internal A client stopped because of the budget: queue it (at the back) to be resumed. */
+  waitForBudget(connection: Connection): void {
+    this.budgetWaiters.add(connection)
+  }
+
+  /**
+   * @internal Called when pending output went down: once the total is back under the low water,
+   * schedules one resume pass (not one per drain, and not reentrant).
+   */
+  outputFreed(): void {
+    if (this.budgetPassScheduled || this.budgetWaiters.size === 0 || this.pendingOutput > this.budgetLowWater) return
+    this.budgetPassScheduled = true
+    setImmediate(() => this.resumeBudgetWaiters())
+  }
+
+  /**
+   * Resumes budget waiters oldest first while the budget has room. A resumed client runs until
+   * it is over its limits again, and then, if the budget stopped it, queues at the back: the
+   * freed budget goes round the waiters instead of to whoever drained or to one greedy client.
+   */
+  private resumeBudgetWaiters(): void {
+    this.budgetPassScheduled = false
+    const waiters = this.budgetWaiters
+    let n = waiters.size
+    for (const c of waiters) {
+      if (n-- === 0 || this.pendingOutput >= this.limits.budget) break
+      waiters.delete(c)
+      c.budgetFreed()
+    }
+    // Still room (the waiters left were over their own limits and dropped out, or the kernel took
+    // what the resumed ones wrote at once): go round again rather than wait for a drain.
+    this.outputFreed()
   }
 }
 
@@ -248,6 +347,14 @@ type Held =
   | { readonly kind: 'reply'; readonly reply: Reply; readonly proto: Protocol }
   | { readonly kind: 'deferred'; readonly deferred: Deferred; readonly proto: Protocol }
   | { readonly kind: 'close' }
+
+/** {@link Connection.overloaded}'s answer. */
+type Overload = 0 | 1 | 2
+const NOT_OVERLOADED = 0
+const OVER_OWN_LIMIT = 1
+const OVER_BUDGET = 2
+
+const ignore = (): void => undefined
 
 const loopbackAddress = (address: string | undefined): boolean =>
   address !== undefined && (address.startsWith('127.') || address === '::1' || address.startsWith('::ffff:127.'))
@@ -276,18 +383,24 @@ class Connection implements ConnectionControl {
   private closeAsked = false
   private destroyed = false
   private readingPaused = false
+  /** A flush left bytes the kernel did not take (`write` returned false): wait until they are. */
   private waitingDrain = false
   private resumeScheduled = false
   private flushScheduled = false
-  /** Our side is closed and every byte handed to the kernel. */
-  private finished = false
+  /** This socket's share of the server's pendingOutput: its writableLength when last seen. */
+  private accounted = 0
+  /** Write callback (one per connection, not one per write): re-syncs the accounting. */
+  private readonly afterWrite = (): void => this.syncPending()
+  /** The peer finished sending ('end'). */
+  private peerEnded = false
 
   constructor(
     private readonly socket: net.Socket,
     private readonly server: TcpServer,
+    localAddress: string | undefined,
   ) {
     this.remoteAddress = formatAddress(socket.remoteAddress, socket.remotePort)
-    this.localAddress = formatAddress(socket.localAddress, socket.localPort)
+    this.localAddress = localAddress ?? formatAddress(socket.localAddress, socket.localPort)
     this.isLoopback = loopbackAddress(socket.remoteAddress)
     const handle = (socket as unknown as { _handle?: { fd?: number } })._handle
     this.fd = typeof handle?.fd === 'number' ? handle.fd : -1
@@ -299,18 +412,17 @@ class Connection implements ConnectionControl {
     const socket = this.socket
     const keepAlive = this.server.options.tcpKeepAlive?.() ?? 300
     if (keepAlive > 0) socket.setKeepAlive(true, keepAlive * 1000)
-    socket.removeAllListeners('error')
     socket.on('data', (chunk: Buffer) => this.onData(chunk))
     // The peer finished sending: answer what it sent, then close (allowHalfOpen keeps the
     // writable side open until then).
     socket.on('end', () => {
+      this.peerEnded = true
       if (!this.closing) this.requestClose()
     })
     socket.on('error', (err: NodeJS.ErrnoException) => {
       this.server.options.log?.('debug', 'client connection error', { client: this.remoteAddress, code: err.code })
     })
     socket.on('close', () => this.onClosed())
-    socket.on('drain', () => this.onDrain())
   }
 
   // -------------------------------------------------------------------------------------------
@@ -364,7 +476,7 @@ class Connection implements ConnectionControl {
     if (this.closing || this.destroyed) {
       // Still sending after we finished answering (a client streaming past a protocol error):
       // everything is written, so drop the connection now instead of waiting for the timeout.
-      if (this.finished) this.socket.destroy()
+      if (this.socket.writableFinished) this.socket.destroy()
       return
     }
     const stats = this.server.stats
@@ -380,8 +492,13 @@ class Connection implements ConnectionControl {
   private processInput(): void {
     const handler = this.handler!
     while (!this.closing && !this.destroyed) {
-      if (this.overloaded()) {
+      const over = this.overloaded()
+      if (over !== NOT_OVERLOADED) {
         this.pauseReading()
+        if (over === OVER_BUDGET) {
+          this.server.stats.outputBudgetPauses++
+          this.server.waitForBudget(this)
+        }
         break
       }
       const argv = this.decoder.next(handler.authRequired())
@@ -399,23 +516,57 @@ class Connection implements ConnectionControl {
     this.flush()
     this.checkQueryBuffer()
     // Paused for unsent output, but the kernel took the whole flush at once (write returned
-    // true, so no 'drain' will come): nothing else would ever resume this client. Resume on the
-    // next turn rather than recursing.
-    if (this.readingPaused && !this.waitingDrain && !this.overloaded() && !this.resumeScheduled) {
-      this.resumeScheduled = true
-      setImmediate(() => {
-        this.resumeScheduled = false
-        this.resumeReading()
-      })
-    }
+    // true): then no write completion will come to resume this client. Resume on the next turn
+    // rather than recursing.
+    if (this.readingPaused && !this.waitingDrain) this.scheduleResume()
   }
 
-  /** Too much unsent output or too many replies waiting for commits: stop for now. */
-  private overloaded(): boolean {
-    return (
-      this.held.length - this.heldHead > MAX_HELD_REPLIES ||
-      this.out.length + this.socket.writableLength > OUTPUT_HIGH_WATER
-    )
+  /**
+   * Resumes on a later turn (not recursively) if the client is no longer over its limits; if only
+   * the budget still stops it, makes sure it waits for the budget.
+   */
+  private scheduleResume(): void {
+    if (this.resumeScheduled || this.destroyed || this.stillOverloaded()) return
+    this.resumeScheduled = true
+    setImmediate(() => {
+      this.resumeScheduled = false
+      this.resumeReading()
+    })
+  }
+
+  /**
+   * Whether to stop running this client's requests for now: too many replies waiting for
+   * commits or too much of its own output unsent (its own drain resumes it), or the server-wide
+   * budget exceeded while this client holds more than the floor (another client's drain may
+   * resume it). Its unflushed batch counts as unsent.
+   */
+  private overloaded(): Overload {
+    if (this.held.length - this.heldHead > MAX_HELD_REPLIES) return OVER_OWN_LIMIT
+    const limits = this.server.limits
+    const out = this.out.length
+    const mine = out + this.socket.writableLength
+    if (mine > limits.clientHighWater) return OVER_OWN_LIMIT
+    if (mine > limits.floor && this.server.pendingOutput + out > limits.budget) return OVER_BUDGET
+    return NOT_OVERLOADED
+  }
+
+  /**
+   * For a paused client: whether it must stay paused. Whatever stops it must also wake it: over
+   * its own limits, its pending writes complete (or its commits settle) later; over the budget,
+   * it waits in the server's queue for any client's output to go down.
+   */
+  private stillOverloaded(): boolean {
+    const over = this.overloaded()
+    if (over === OVER_BUDGET) this.server.waitForBudget(this)
+    return over !== NOT_OVERLOADED
+  }
+
+  /**
+   * @internal The budget has room again (the server's resume pass): run, even if this client's
+   * socket has not drained, up to its own limits.
+   */
+  budgetFreed(): void {
+    this.resumeReading()
   }
 
   private checkQueryBuffer(): void {
@@ -443,8 +594,7 @@ class Connection implements ConnectionControl {
 
   /** Resumes after backpressure: first the requests already buffered, then the socket. */
   private resumeReading(): void {
-    if (!this.readingPaused || this.destroyed) return
-    if (this.overloaded()) return
+    if (!this.readingPaused || this.destroyed || this.stillOverloaded()) return
     this.readingPaused = false
     this.processInput()
     if (!this.readingPaused && !this.closing) this.socket.resume()
@@ -531,25 +681,46 @@ class Connection implements ConnectionControl {
     const stats = this.server.stats
     stats.netOutputBytes += data.length
     stats.writesProcessed++
-    if (!this.socket.write(data, 'latin1')) {
+    // The kernel did not take the whole batch: stop reading until it has (one batch in flight
+    // per client). The limits above bound that batch.
+    if (!this.socket.write(data, 'latin1', this.afterWrite)) {
       this.waitingDrain = true
       this.pauseReading()
     }
     const pending = this.socket.writableLength
     if (pending > stats.recentMaxOutputBuffer) stats.recentMaxOutputBuffer = pending
+    this.syncPending()
   }
 
-  private onDrain(): void {
-    this.waitingDrain = false
-    this.resumeReading()
+  /**
+   * Brings the server's pendingOutput up to date with this socket's writableLength: after each
+   * write, and after each write completes (the kernel took a whole chunk; the last one is the
+   * 'drain', and this also sees completions when no 'drain' comes because `write` had returned
+   * true). When output went down, a paused client may resume: this one if it has drained or is
+   * back under its limits, and clients waiting for the budget (whoever drained).
+   */
+  private syncPending(): void {
+    if (this.destroyed) return
+    const now = this.socket.writableLength
+    const delta = now - this.accounted
+    if (delta === 0) return
+    this.accounted = now
+    const server = this.server
+    server.pendingOutput += delta
+    if (delta > 0) return
+    if (now === 0) this.waitingDrain = false
+    if (this.readingPaused && !this.waitingDrain) this.scheduleResume()
+    server.outputFreed()
   }
 
   private endSocket(): void {
     if (this.destroyed) return
-    this.socket.once('finish', () => (this.finished = true))
-    this.socket.end()
-    // A peer that never reads must not keep the connection alive forever.
-    setTimeout(() => this.socket.destroy(), 10_000).unref()
+    const socket = this.socket
+    socket.end()
+    // A peer that never reads, or never closes its side, must not keep the connection alive
+    // forever. (A peer that has closed its side and has nothing left to receive is gone as soon
+    // as the FIN is out: no timer for each of thousands of clients leaving at once.)
+    if (!this.peerEnded || socket.writableLength > 0) setTimeout(() => socket.destroy(), 10_000).unref()
   }
 
   private onClosed(): void {
@@ -558,7 +729,11 @@ class Connection implements ConnectionControl {
     this.closing = true
     this.held = []
     this.heldHead = 0
-    this.server.forget(this)
+    const server = this.server
+    server.forget(this)
+    server.pendingOutput -= this.accounted
+    this.accounted = 0
+    server.outputFreed()
     this.handler?.closed()
   }
 }

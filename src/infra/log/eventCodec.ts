@@ -47,6 +47,7 @@ import { PathReporter } from 'io-ts/lib/PathReporter.js'
 import * as E from '../../domain/event.js'
 import type { Event, EventType } from '../../domain/event.js'
 import { absurd } from '../../domain/evolve.js'
+import { latin1 } from '../byteString.js'
 
 // ---------------------------------------------------------------------------------------------
 // type codes (frozen)
@@ -274,7 +275,7 @@ class ByteReader {
     this.need(n)
     const start = this.pos
     this.pos += n
-    return this.buf.toString('latin1', start, start + n)
+    return latin1(this.buf, start, start + n)
   }
 }
 

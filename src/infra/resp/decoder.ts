@@ -35,6 +35,7 @@ import {
   UNAUTHENTICATED_MAX_MULTIBULK,
 } from './limits.js'
 import { splitArgs } from './splitArgs.js'
+import { latin1 } from '../byteString.js'
 
 // ---------------------------------------------------------------------------------------------
 // results
@@ -66,20 +67,6 @@ const BIG_BULK = 32 * 1024
 const MIN_CARRY = 16 * 1024
 
 const EMPTY = Buffer.alloc(0)
-
-/**
- * `buf[start, end)` as a byte string. Short strings (command names, small keys and values) are
- * built in JS, which beats the native `latin1Slice` call below ~12 bytes and yields flat strings;
- * longer ones are one native copy. Either way the result shares no memory with the socket buffer.
- */
-const latin1 = (buf: Buffer, start: number, end: number): string => {
-  if (end - start <= 12) {
-    let s = ''
-    for (let i = start; i < end; i++) s += String.fromCharCode(buf[i]!)
-    return s
-  }
-  return (buf as unknown as { latin1Slice(start: number, end: number): string }).latin1Slice(start, end)
-}
 
 /**
  * Redis's `string2ll` over `buf[start, end)`: an optional '-', no '+', no leading zeros (except

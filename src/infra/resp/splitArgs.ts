@@ -16,6 +16,7 @@
  *
  * @category resp
  */
+import { latin1 } from '../byteString.js'
 
 const SPACE = 0x20
 const TAB = 0x09
@@ -36,9 +37,6 @@ const hexValue = (c: number): number => {
   if (c >= 0x41 && c <= 0x46) return c - 0x41 + 10
   return -1
 }
-
-const latin1 = (buf: Buffer, start: number, end: number): string =>
-  (buf as unknown as { latin1Slice(start: number, end: number): string }).latin1Slice(start, end)
 
 /**
  * Splits `buf[start, end)` into arguments (byte strings), or returns null when quotes are

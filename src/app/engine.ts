@@ -183,6 +183,8 @@ export class Engine {
   readonly clock: Clock
   private readonly random: () => number
   private readonly extensions = new Map<string, ExternalCommand>()
+  /** Known command names as clients send them (lower or upper case) → lower case. */
+  private readonly lowerNames = new Map<string, string>()
   private nextSessionId = 1
   private readonly watches = new WatchRegistry()
   private readonly expiryIndex = new ExpiryIndex()
@@ -210,7 +212,8 @@ export class Engine {
     this.clock = options.clock ?? systemClock
     this.random = options.random ?? (() => (Math.random() * 0x100000000) >>> 0)
     this.activeExpiryBatch = options.activeExpiryBatch ?? 1000
-    for (const ext of options.extensions ?? []) this.extensions.set(ext.name, ext)
+    for (const ext of options.extensions ?? []) this.registerExtension(ext)
+    for (const meta of [...dataCommands, ...TRANSACTION_COMMANDS]) this.knowName(meta.name)
     this.rebuildExpiryIndex()
   }
 
@@ -226,6 +229,7 @@ export class Engine {
 
   registerExtension(ext: ExternalCommand): void {
     this.extensions.set(ext.name, ext)
+    this.knowName(ext.name)
   }
 
   /** Metadata of every command: data, transaction and registered extensions. */
@@ -262,6 +266,15 @@ export class Engine {
   // executing commands
   // -------------------------------------------------------------------------------------------
 
+  /** A command name in lower case; known names in lower or upper case cost no allocation. */
+  lowerName(name: string): string {
+    return this.lowerNames.get(name) ?? name.toLowerCase()
+  }
+
+  private knowName(name: string): void {
+    this.lowerNames.set(name, name).set(name.toUpperCase(), name)
+  }
+
   /**
    * Runs one command from a client. `argv[0]` is the command name as sent, in any case.
    * Returns the reply, or a PendingReply when the command appended a record.
@@ -269,7 +282,7 @@ export class Engine {
   execute(session: Session, argv: ReadonlyArray<Bytes>): Reply | PendingReply {
     const rawName = argv[0]
     if (rawName === undefined) return Errors.syntax
-    const name = rawName.toLowerCase()
+    const name = this.lowerName(rawName)
     this.onExecuted?.(session, argv)
     this.stats.commandsProcessed++
     this.stats.commandCalls.set(name, (this.stats.commandCalls.get(name) ?? 0) + 1)

@@ -46,9 +46,13 @@ for (const spec of SPECS) {
 /** The data-command specs, by lower-case name. */
 export const commandTable: ReadonlyMap<string, AnyCommandSpec> = byName
 
-/** Looks up a data command by its wire name, in any case. */
+/** The specs by lower- and upper-case name: clients send one or the other, rarely a mix. */
+const byExactName = new Map<string, AnyCommandSpec>()
+for (const [name, spec] of byName) byExactName.set(name, spec).set(name.toUpperCase(), spec)
+
+/** Looks up a data command by its wire name, in any case (no allocation for SET or set). */
 export const lookupCommand = (name: string): AnyCommandSpec | undefined =>
-  byName.get(name) ?? byName.get(name.toLowerCase())
+  byExactName.get(name) ?? byName.get(name.toLowerCase())
 
 /** Metadata of every data command, for COMMAND and COMMAND DOCS. */
 export const dataCommands: ReadonlyArray<CommandMeta> = SPECS

@@ -69,7 +69,7 @@ export class ClientHandler implements ConnectionHandler {
 
     let lower: string | undefined
     if (session.queue !== undefined) {
-      lower = name.toLowerCase()
+      lower = ctx.engine.lowerName(name)
       if ((lower === 'quit' || lower === 'reset') && this.runsImmediately(lower, argv.length)) return this.runNow(lower, argv)
       if (lower === 'exec') client.inExec = true
     }
@@ -79,7 +79,7 @@ export class ClientHandler implements ConnectionHandler {
     const micros = (performance.now() - started) * 1000
     client.inExec = false
 
-    const key = client.lastSubcommand ?? lower ?? name.toLowerCase()
+    const key = client.lastSubcommand ?? lower ?? ctx.engine.lowerName(name)
     bump(ctx.stats.micros, key, micros)
 
     if (session.queue !== undefined) {

@@ -11,6 +11,7 @@ import { parseFloatStrict, parseInt64, parseInteger, upper } from '../args.js'
 import { addLongDouble, formatHuman, parseLongDouble, type LongDouble } from '../longDouble.js'
 import { defineCommand, isParseError as isError, replyOnly, type CommandFlag, type Context, type Decision, type ParseError } from '../command.js'
 import { expiryRemoved, expirySet, keysDeleted, rangeOverwritten, valueAppended, valueSet, type Event } from '../event.js'
+import * as Keyspace from '../keyspace.js'
 import type { State } from '../keyspace.js'
 import { decision, LiveView, read } from '../live.js'
 import { INT64_MAX, INT64_MIN, MAX_STRING_BYTES, type Bytes, type EpochMs, type Key } from '../primitives.js'
@@ -172,6 +173,13 @@ const parseSet = (args: ReadonlyArray<Bytes>): SetCommand | ParseError => {
 }
 
 const decideSet = (cmd: SetCommand, state: State, ctx: Context): Decision => {
+  // A plain overwrite (no condition, no GET, no KEEPTTL) in a database without deadlines needs
+  // nothing from the old entry: no key there can be expired, so the read decides nothing.
+  if (cmd.condition === 'always' && cmd.replyStyle === 'ok' && cmd.ttl.kind !== 'keep' && Keyspace.expiresCount(state, ctx.db) === 0) {
+    const deadline = resolveDeadline(cmd.ttl, null, ctx.now, cmd.name)
+    if (isError(deadline)) return replyOnly(deadline)
+    return { events: [valueSet(ctx.db, cmd.key, cmd.value, deadline)], reply: OK }
+  }
   const view = new LiveView(state, ctx.now)
   const old = view.get(ctx.db, cmd.key)
   const exists = old !== undefined

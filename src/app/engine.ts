@@ -18,7 +18,8 @@
  */
 import { arityOk, type CommandMeta, type Context } from '../domain/command.js'
 import { decideExpireDue } from '../domain/commands/expiry.js'
-import { decideBatch, evolve, initialState, lookupCommand, dataCommands, type BatchItem, type Command } from '../domain/decide.js'
+import { decideBatch, evolve, fold, initialState, lookupCommand, dataCommands, type BatchItem, type Command } from '../domain/decide.js'
+import { applyEvent } from '../domain/evolve.js'
 import { touchedKeys, type Event } from '../domain/event.js'
 import * as Keyspace from '../domain/keyspace.js'
 import type { State } from '../domain/keyspace.js'
@@ -217,10 +218,24 @@ export class Engine {
     this.rebuildExpiryIndex()
   }
 
-  /** The current state (an immutable value: safe to keep, e.g. for a snapshot at `seq`). */
+  /**
+   * The current state: an immutable value, safe to keep (e.g. for a snapshot at `seq`). While a
+   * state handed out here is reachable, the engine records how to go back to it; otherwise it
+   * updates its state in place (Keyspace.updateOwned), which halves the cost of a write.
+   */
   get state(): State {
-    return this.current
+    const state = this.current
+    if (state !== this.lastShared) {
+      this.lastShared = state
+      this.sharedStates++
+      this.sharedRegistry.register(state, undefined)
+    }
+    return state
   }
+  private lastShared: State | undefined = undefined
+  /** States handed out by `state` and not yet collected (an upper bound: finalizers lag). */
+  private sharedStates = 0
+  private readonly sharedRegistry = new FinalizationRegistry<undefined>(() => void this.sharedStates--)
 
   /** The sequence number of the last record folded into `state`. */
   get seq(): number {
@@ -441,10 +456,17 @@ export class Engine {
     const before = this.current
     let after = folded
     if (after === undefined) {
-      after = before
-      for (const event of events) after = evolve(after, event)
+      // The state before stays valid (undo recorded) only while someone may still read it: a
+      // caller of the `state` getter, or WATCH below. Otherwise it is updated in place.
+      after =
+        this.sharedStates > 0 || this.watches.active
+          ? fold(before, events)
+          : Keyspace.updateOwned(before, (w) => {
+              for (const event of events) applyEvent(w, event)
+            })
     }
     this.current = after
+    this.lastShared = undefined // only to avoid registering one state twice; must not keep it alive
     this.afterEvents(before, events, now)
     this.touchWithoutEvents(touched)
     this.onAppended?.(seq, events)

@@ -6,6 +6,7 @@
 import { describe, expect, it, vi } from 'vitest'
 import { Engine, PendingReply, type Clock, type Session } from '../../src/app/engine.js'
 import { MemoryLog, type EventLog, type LogRecord } from '../../src/app/eventLog.js'
+import { applyEvent } from '../../src/domain/evolve.js'
 import * as Keyspace from '../../src/domain/keyspace.js'
 import type { Reply } from '../../src/domain/reply.js'
 
@@ -82,6 +83,34 @@ describe('execution units', () => {
     const { engine } = setup()
     expect(await engine.call(['SET', 'k', 'v'])).toEqual(ok)
     expect(await engine.call(['GET', 'k'])).toEqual(bulk('v'))
+  })
+})
+
+describe('the state the engine hands out', () => {
+  it('stays valid however many writes follow (the engine records the way back while it is held)', () => {
+    const { engine } = setup()
+    const s = engine.newSession()
+    exec(engine, s, 'SET', 'a', '1')
+    const held = engine.state
+    for (let i = 0; i < 50; i++) exec(engine, s, 'SET', `k${i}`, String(i))
+    exec(engine, s, 'DEL', 'a')
+    exec(engine, s, 'FLUSHALL')
+    exec(engine, s, 'SET', 'a', '2')
+    expect(Keyspace.getValue(held, 0, 'a')).toBe('1')
+    expect(Keyspace.size(held, 0)).toBe(1)
+    expect(Keyspace.getValue(engine.state, 0, 'a')).toBe('2')
+    expect(Keyspace.size(engine.state, 0)).toBe(1)
+  })
+
+  it('is updated in place when nobody holds it, with the same result', () => {
+    const { engine, log } = setup()
+    const s = engine.newSession()
+    for (let i = 0; i < 20; i++) exec(engine, s, 'SET', `k${i % 7}`, String(i))
+    exec(engine, s, 'RENAME', 'k1', 'r1')
+    exec(engine, s, 'SWAPDB', '0', '3')
+    const expected = Keyspace.update(Keyspace.emptyState, () => undefined) // empty
+    const folded = log.records.reduce((st, r) => r.events.reduce((x, e) => Keyspace.update(x, (w) => applyEvent(w, e)), st), expected)
+    expect(Keyspace.equals(engine.state, folded)).toBe(true)
   })
 })
 

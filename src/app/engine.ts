@@ -115,7 +115,11 @@ export interface EngineOptions {
   /** Where records go (default: a DiscardLog — nothing kept, as with `appendonly no`). */
   readonly log?: EventLog
   readonly clock?: Clock
-  /** A recovered state and the sequence number of the last record it includes. */
+  /**
+   * A recovered state and the sequence number of the last record it includes. The engine takes it
+   * over: read it afterwards through `engine.state` (the engine updates its state in place unless
+   * a state it handed out is still reachable, and a state given up that way throws when read).
+   */
   readonly state?: State
   readonly seq?: number
   readonly extensions?: ReadonlyArray<ExternalCommand>

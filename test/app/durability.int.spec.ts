@@ -145,6 +145,37 @@ describe('group commit', () => {
     expect(faulty.counts.write - writesBefore).toBe(2)
   })
 
+  it.each(['everysec', 'no', 'always'] as const)(
+    '%s: writes the batch synchronously when the turn ends, and settles the commit in that same turn unless it needs an fdatasync',
+    async (policy) => {
+      const faulty = new FaultyFileSystem(nodeFileSystem, aofOnly)
+      const g = gate()
+      faulty.fdatasyncGate = g.wait
+      const log = await open(policy, faulty, { fsyncIntervalMs: 0x7fffffff })
+      const size = fs.statSync(onlySegment(dir)).size
+      const writes = faulty.counts.write
+      const c = track(log.append(rec(1)))
+      track(log.append(rec(2)))
+      expect(faulty.counts.write, 'nothing is written before the batch closes').toBe(writes)
+      // Queued after the group-commit flush: runs in the same check phase, after the commit's
+      // microtasks. An asynchronous write could not have completed by then (threadpool round trip).
+      await new Promise((r) => setImmediate(r))
+      expect(faulty.counts.write - writes).toBe(1)
+      expect(fs.statSync(onlySegment(dir)).size).toBeGreaterThan(size)
+      expect(log.stats().writtenSeq).toBe(2)
+      if (policy === 'always') {
+        // The reply still waits for an fdatasync started after the write.
+        expect(c.state).toBe('pending')
+        expect(faulty.trace.slice(-2)).toEqual(['write', 'fdatasync'])
+        g.open()
+        await until(() => c.state !== 'pending')
+      } else {
+        expect(faulty.counts.fdatasync).toBe(0)
+      }
+      expect(c.state).toBe('resolved')
+    },
+  )
+
   it('keeps batches growing while a write is in flight, and writes them in order', async () => {
     const faulty = new FaultyFileSystem(nodeFileSystem, aofOnly)
     const log = await open('everysec', faulty)

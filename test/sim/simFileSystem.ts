@@ -20,6 +20,9 @@
  * - **Completion order**: every call returns a promise that settles only when the test *delivers*
  *   it (`deliver`, `deliverRandom`, `deliverAll`), in an order the test picks with its seeded PRNG —
  *   or at once, in issue order, in `auto` mode. Nothing here touches real I/O or real time.
+ * - **`writeSync`** (the log's group-commit flush) has the effect, faults and short writes of
+ *   `write` but returns at once, like a blocking write(2): nothing to deliver. Durability is
+ *   unchanged: the bytes are pending until an fdatasync covers them.
  *
  * ## `crash(rng, kind)` — the disk after a crash
  *
@@ -455,29 +458,45 @@ export class SimFileSystem implements FileSystem {
 
   write(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): Promise<number> {
     const e = this.fds.get(fd)
-    return this.issue(`write ${e?.file ?? fd} @${position}+${length}`, () => {
-      const { file, inode, writable } = this.fdEntry(fd, 'write')
-      if (!writable) throw errno('EBADF', 'write', file)
-      this.stats.writes++
-      const data = Buffer.from(buffer.subarray(offset, offset + length))
-      if (this.fault(this.faults.writeError, file)) {
-        const code = this.rng.chance(0.5) ? 'EIO' : 'ENOSPC'
-        // A full disk may take part of the write before failing.
-        const partial = code === 'ENOSPC' ? this.rng.int(length) : 0
-        if (partial > 0) {
-          const op: FileOp = { kind: 'write', pos: position, data: data.subarray(0, partial) }
-          inode.apply(op)
-          inode.pending.push(op)
-        }
-        throw errno(code, 'write', file)
+    return this.issue(`write ${e?.file ?? fd} @${position}+${length}`, () => this.doWrite(fd, buffer, offset, length, position))
+  }
+
+  /**
+   * The write at once, with the same effects, faults and short writes as `write` (the same draws
+   * from the PRNG, so a seed stays deterministic). On a crashed instance it throws EIO and touches
+   * nothing: the dead process's code may still run (a pending setImmediate), but its disk is gone.
+   */
+  writeSync(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): number {
+    const label = `writeSync ${this.fds.get(fd)?.file ?? fd} @${position}+${length}`
+    if (this.dead) throw errno('EIO', 'write', `${label} (crashed)`)
+    this.stats.ops++
+    if (this.traceEnabled) this.trace.push(label)
+    return this.doWrite(fd, buffer, offset, length, position)
+  }
+
+  /** The effect of a write, at issue time; returns the count written or throws. */
+  private doWrite(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): number {
+    const { file, inode, writable } = this.fdEntry(fd, 'write')
+    if (!writable) throw errno('EBADF', 'write', file)
+    this.stats.writes++
+    const data = Buffer.from(buffer.subarray(offset, offset + length))
+    if (this.fault(this.faults.writeError, file)) {
+      const code = this.rng.chance(0.5) ? 'EIO' : 'ENOSPC'
+      // A full disk may take part of the write before failing.
+      const partial = code === 'ENOSPC' ? this.rng.int(length) : 0
+      if (partial > 0) {
+        const op: FileOp = { kind: 'write', pos: position, data: data.subarray(0, partial) }
+        inode.apply(op)
+        inode.pending.push(op)
       }
-      // Occasionally a short write (callers must loop).
-      const n = length > 1 && this.rng.chance(0.02) ? 1 + this.rng.int(length - 1) : length
-      const op: FileOp = { kind: 'write', pos: position, data: data.subarray(0, n) }
-      inode.apply(op)
-      inode.pending.push(op)
-      return n
-    })
+      throw errno(code, 'write', file)
+    }
+    // Occasionally a short write (callers must loop).
+    const n = length > 1 && this.rng.chance(0.02) ? 1 + this.rng.int(length - 1) : length
+    const op: FileOp = { kind: 'write', pos: position, data: data.subarray(0, n) }
+    inode.apply(op)
+    inode.pending.push(op)
+    return n
   }
 
   read(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): Promise<number> {

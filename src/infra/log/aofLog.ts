@@ -8,9 +8,14 @@
  *
  * `append` encodes the record into the current batch buffer synchronously and returns the batch's
  * commit promise (one promise shared by the batch). The batch is closed by a `setImmediate`, so
- * every record appended during one event-loop turn goes out in **one** `write()` (Redis's
- * `beforeSleep` flush). Writes are strictly sequential; while one is in flight the next batch
- * keeps growing.
+ * every record appended during one event-loop turn goes out in **one** write. That write is
+ * synchronous (`FileSystem.writeSync`, a write(2) on the event-loop thread, looped on short
+ * writes), as Redis writes its AOF buffer in `beforeSleep`: under `everysec` and `no` the commit
+ * resolves right after it, in the same turn (its callbacks run as microtasks, so the replies go
+ * out before the loop sleeps), with no threadpool round trip. Only fdatasync (and the rare
+ * cutting back of a failed write, rotations and checkpoints) is asynchronous. Writes are strictly
+ * sequential and in order: while the writer runs an asynchronous step (a rotation, a cut back),
+ * closed batches wait in its queue and are written, each with one write, as soon as it is done.
  *
  * ## Policies (exact contract; DURABILITY.md §7.2)
  *
@@ -56,7 +61,7 @@ import type { EventLog, LogFailure, LogRecord } from '../../app/eventLog.js'
 import type { State } from '../../domain/keyspace.js'
 import { writeSnapshot } from '../snapshot/snapshot.js'
 import { ByteWriter } from './eventCodec.js'
-import { describeIoError, nodeFileSystem, writeFully, type FileSystem } from './fileSystem.js'
+import { describeIoError, nodeFileSystem, writeFullySync, type FileSystem } from './fileSystem.js'
 import { encodeFrame, frameSeed, newSegmentHeader, SEGMENT_HEADER_BYTES, type SegmentHeader } from './format.js'
 import {
   SEGMENT_FILE,
@@ -505,7 +510,9 @@ export class AofLog implements EventLog {
             continue
           }
         }
-        await this.writeBatch(item)
+        // Synchronous unless the write failed and a partial frame must be cut back.
+        const failed = this.writeBatch(item)
+        if (failed !== undefined) await failed
       }
     } catch (err) {
       // Unreachable by construction (every step catches); never let it escape as unhandled.
@@ -515,35 +522,51 @@ export class AofLog implements EventLog {
     }
   }
 
-  /** Writes one batch at the end of the current segment. Never throws. */
-  private async writeBatch(b: Batch): Promise<void> {
+  /**
+   * Writes one batch at the end of the current segment, synchronously, and settles (everysec,
+   * no) or queues for an fdatasync (always) its commit. Never throws. On a failed write it
+   * returns the cutting back of the partial frame, which the writer awaits before anything else;
+   * the batch's commit rejects once the file ends on a frame boundary again.
+   */
+  private writeBatch(b: Batch): Promise<void> | undefined {
+    if (this.failed !== undefined) {
+      // The log failed since the batch was queued (an fdatasync failed during a rotation): no
+      // later sync could vouch for it, so it is not written at all.
+      b.commit.reject(new LogWriteError(this.failed.reason))
+      return undefined
+    }
     const seg = this.current
     const at = seg.size
     const len = b.w.pos
     try {
       if (seg.fd === undefined) throw new Error('the AOF segment is not open')
-      await writeFully(this.fs, seg.fd, b.w.buf, 0, len, at)
+      writeFullySync(this.fs, seg.fd, b.w.buf, 0, len, at)
     } catch (err) {
-      // Cut any partial frame so the file ends on a frame boundary (Redis PR #587).
-      if (seg.fd !== undefined) await this.fs.ftruncate(seg.fd, at).catch(noop)
-      b.commit.reject(this.fail(`Errors writing to the AOF file: ${describeIoError(err)}`))
-      return
+      // Refuse appends from now on; cut any partial frame (earlier short writes of this batch, or
+      // what a full disk took before failing) so the file ends on a frame boundary (Redis PR #587).
+      const e = this.fail(`Errors writing to the AOF file: ${describeIoError(err)}`)
+      const fd = seg.fd
+      if (fd === undefined) {
+        b.commit.reject(e)
+        return undefined
+      }
+      return this.fs.ftruncate(fd, at).then(
+        () => b.commit.reject(e),
+        () => b.commit.reject(e),
+      )
     }
     seg.size = at + len
     this.segmentBytes += len
     this.writtenSeq = b.lastSeq
     this.dirty = true
-    if (this.failed !== undefined) {
-      // An fdatasync failed while this write was in flight: no later sync can vouch for it.
-      b.commit.reject(new LogWriteError(this.failed.reason))
-      return
-    }
     if (this.policy === 'always') {
+      // Reply only after an fdatasync that starts after this write (now complete) succeeds.
       this.syncWaiters.push(b)
       this.kickSync()
     } else {
       b.commit.resolve()
     }
+    return undefined
   }
 
   // -------------------------------------------------------------------------------------------

@@ -108,6 +108,18 @@ export class FaultyFileSystem implements FileSystem {
     return this.inner.write(fd, buffer, offset, length, position)
   }
 
+  /** Counted, traced and failed exactly like `write` (a rule on the N-th write hits either). */
+  writeSync(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): number {
+    const file = this.fileOf(fd)
+    const rule = this.check('write', file)
+    if (rule) {
+      const partial = Math.min(rule.partialBytes ?? 0, length)
+      if (partial > 0) this.inner.writeSync(fd, buffer, offset, partial, position)
+      throw injected(rule.code, 'write', file)
+    }
+    return this.inner.writeSync(fd, buffer, offset, length, position)
+  }
+
   read(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): Promise<number> {
     return this.inner.read(fd, buffer, offset, length, position)
   }

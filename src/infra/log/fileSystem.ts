@@ -7,10 +7,15 @@
  * `SimulatedFlakyDevice` do (DURABILITY.md §9 tests 3, 11, 12).
  *
  * Contracts:
- * - Every operation is asynchronous and rejects with the Node `ErrnoException` it got; nothing
- *   here retries (a failed fdatasync is not retryable: "fsyncgate", DURABILITY.md §7.3).
- * - `write` may write fewer bytes than asked (callers loop); `position` is always explicit, so the
- *   writer knows the exact file size after every call and can truncate back to a frame boundary.
+ * - Every operation is asynchronous and rejects with the Node `ErrnoException` it got, except
+ *   `writeSync`, which blocks and throws it; nothing here retries (a failed fdatasync is not
+ *   retryable: "fsyncgate", DURABILITY.md §7.3).
+ * - `writeSync` is the log's group-commit flush: one write(2) on the event-loop thread at the end
+ *   of a loop turn, as Redis writes its AOF buffer in `beforeSleep` (no threadpool round trip
+ *   before the replies go out). Everything else (fdatasync above all) stays asynchronous.
+ * - `write` and `writeSync` may write fewer bytes than asked (callers loop); `position` is always
+ *   explicit, so the writer knows the exact file size after every call and can truncate back to
+ *   a frame boundary.
  * - `fsyncDir` makes a directory entry (create, rename, unlink) durable. On Windows, where a
  *   directory cannot be opened for fsync, it is a no-op.
  *
@@ -31,6 +36,11 @@ export interface FileSystem {
   close(fd: number): Promise<void>
   /** Writes `length` bytes of `buffer` from `offset` at file `position`; resolves with the count written. */
   write(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): Promise<number>
+  /**
+   * `write`, synchronously: blocks the calling thread until the kernel took the bytes (not until
+   * they are durable) and returns the count written, or throws the `ErrnoException`.
+   */
+  writeSync(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): number
   /** Reads up to `length` bytes into `buffer` at `offset` from file `position`; 0 means end of file. */
   read(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): Promise<number>
   /** Flushes the file's data (and the metadata needed to read it back, such as its size). */
@@ -71,6 +81,7 @@ export const nodeFileSystem: FileSystem = {
   close: (fd) => done((cb) => fs.close(fd, cb)),
   write: (fd, buffer, offset, length, position) =>
     call<number>((cb) => fs.write(fd, buffer, offset, length, position, (err, n) => cb(err, n))),
+  writeSync: (fd, buffer, offset, length, position) => fs.writeSync(fd, buffer, offset, length, position),
   read: (fd, buffer, offset, length, position) =>
     call<number>((cb) => fs.read(fd, buffer, offset, length, position, (err, n) => cb(err, n))),
   fdatasync: (fd) => done((cb) => fs.fdatasync(fd, cb)),
@@ -116,6 +127,16 @@ export const writeFully = async (
   let done = 0
   while (done < length) {
     const n = await fsys.write(fd, buffer, offset + done, length - done, position + done)
+    if (n <= 0) throw Object.assign(new Error(`short write: wrote 0 of ${length - done} bytes`), { code: 'EIO' })
+    done += n
+  }
+}
+
+/** {@link writeFully} with `writeSync`: all of `buffer[offset, offset+length)` at `position`, or a throw. */
+export const writeFullySync = (fsys: FileSystem, fd: number, buffer: Uint8Array, offset: number, length: number, position: number): void => {
+  let done = 0
+  while (done < length) {
+    const n = fsys.writeSync(fd, buffer, offset + done, length - done, position + done)
     if (n <= 0) throw Object.assign(new Error(`short write: wrote 0 of ${length - done} bytes`), { code: 'EIO' })
     done += n
   }

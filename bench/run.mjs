@@ -138,7 +138,7 @@ const throughput = async (label, fsync, tests, extra) => {
 
 /**
  * Memory per key: 1M keys with 16-byte values, RSS growth over the empty server, measured twice:
- * right after the load, and once RSS has settled (unchanged within 1% for 3 s, at most 60 s).
+ * right after the load, and once RSS has settled (after 30 s, unchanged within 1% for 10 s; at most 90 s).
  * A garbage-collected heap still holds the overwritten values and the heap V8 grew for the load
  * right after it; V8's memory reducer returns them once allocation stops. Redis's RSS does not
  * move. The settled figure is the steady-state footprint of a server holding the keys.
@@ -157,8 +157,10 @@ const memory = async () => {
         const dbsize = Number(execFileSync('redis-cli', ['-p', String(server.port), 'dbsize'], { encoding: 'utf8' }).trim())
         await sleep(500)
         loaded[name].push(((rssKiB(server.pid) - before) * 1024) / dbsize)
+        // V8's memory reducer starts some seconds after allocation stops: wait at least 30 s,
+        // then until RSS has not moved by more than 1% for 10 s (at most 90 s).
         let last = rssKiB(server.pid)
-        for (let waited = 0, stable = 0; waited < 60 && stable < 3; waited++) {
+        for (let waited = 0, stable = 0; waited < 90 && (waited < 30 || stable < 10); waited++) {
           await sleep(1000)
           const now = rssKiB(server.pid)
           stable = Math.abs(now - last) <= last * 0.01 ? stable + 1 : 0

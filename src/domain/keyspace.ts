@@ -296,21 +296,21 @@ export const updateOwned = (state: State, apply: (writer: Writer) => void): Stat
 
 /**
  * Builds a new state from nothing, for snapshot loading: the writes record no way back (there is
- * no earlier version to return to), and `finish()` may be called between batches.
+ * no earlier version to return to). Call `finish()` once, after the last write.
  */
 export const builder = (): { readonly writer: Writer; finish(): State } => {
   const store = new Store()
   const writer = new Writer(store, undefined)
-  let version: State = emptyState
+  let finished = false
   return {
     writer,
     finish(): State {
+      if (finished) throw new Error('keyspace: builder.finish() called twice')
+      finished = true
       if (writer.changed === 0) return emptyState
-      if (version === emptyState || store.current !== version) {
-        version = new State()
-        version.store = store
-        store.current = version
-      }
+      const version = new State()
+      version.store = store
+      store.current = version
       return version
     },
   }

@@ -41,11 +41,18 @@ const checkedNumber = (name: string, ok: (n: number) => boolean): t.Type<number,
   )
 
 /** A database index 0..15. */
-export const DbIndex = checkedNumber('DbIndex', (n) => Number.isInteger(n) && n >= 0 && n < 16)
+export const isDbIndex = (n: number): boolean => Number.isInteger(n) && n >= 0 && n < 16
 /** An absolute time in Unix ms (any safe integer; Redis allows deadlines before 1970). */
-export const Epoch = checkedNumber('EpochMs', (n) => Number.isSafeInteger(n))
+export const isEpochMs = (n: number): boolean => Number.isSafeInteger(n)
 /** A byte offset into a string value. */
-export const Offset = checkedNumber('Offset', (n) => Number.isSafeInteger(n) && n >= 0)
+export const isOffset = (n: number): boolean => Number.isSafeInteger(n) && n >= 0
+
+// The field predicates above are exported for the binary log decoder (infra/log/eventCodec.ts),
+// which builds events field by field and checks each number with them instead of running `is`
+// over the whole event: one definition of what a valid field is, in this module.
+export const DbIndex = checkedNumber('DbIndex', isDbIndex)
+export const Epoch = checkedNumber('EpochMs', isEpochMs)
+export const Offset = checkedNumber('Offset', isOffset)
 
 // ---------------------------------------------------------------------------------------------
 // event codecs

@@ -53,6 +53,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { crc32c, crcHex } from './crc32c.js'
+import { i64le, u16le, u32le, u64le } from '../littleEndian.js'
 import { encodeEvent, EVENT_SCHEMA_VERSION, type ByteWriter } from './eventCodec.js'
 import type { LogRecord } from '../../app/eventLog.js'
 
@@ -111,7 +112,7 @@ const writeU64 = (buf: Buffer, v: number, at: number): void => {
   buf.writeUInt32LE(hi, at + 4)
 }
 
-const readU64 = (buf: Buffer, at: number): number => buf.readUInt32LE(at + 4) * TWO_32 + buf.readUInt32LE(at)
+const readU64 = u64le
 
 const writeI64 = (buf: Buffer, v: number, at: number): void => {
   const hi = Math.floor(v / TWO_32)
@@ -119,7 +120,7 @@ const writeI64 = (buf: Buffer, v: number, at: number): void => {
   buf.writeInt32LE(hi, at + 4)
 }
 
-const readI64 = (buf: Buffer, at: number): number => buf.readInt32LE(at + 4) * TWO_32 + buf.readUInt32LE(at)
+const readI64 = i64le
 
 export const encodeSegmentHeader = (h: SegmentHeader): Buffer => {
   const buf = Buffer.alloc(SEGMENT_HEADER_BYTES)
@@ -226,7 +227,7 @@ export const checkLength = (len: number, remainingInFile: number): FrameProblem 
 
 /** True when the frame `buf[at, at+len)` carries the CRC it should under `seed`. */
 export const checksumMatches = (buf: Buffer, at: number, len: number, seed: number): boolean =>
-  buf.readUInt32LE(at + 4) === crc32c(buf, seed, at + 8, at + len)
+  u32le(buf, at + 4) === crc32c(buf, seed, at + 8, at + len)
 
 /**
  * The header fields of a frame whose length and CRC were checked, written into `into` when given
@@ -242,8 +243,8 @@ export const readFrameHeader = (
   into.lsn = readU64(buf, at + 8)
   into.kind = buf[at + 16]!
   into.flags = buf[at + 17]!
-  into.schema = buf.readUInt16LE(at + 18)
-  into.count = buf.readUInt32LE(at + 20)
+  into.schema = u16le(buf, at + 18)
+  into.count = u32le(buf, at + 20)
   into.at = readI64(buf, at + 24)
   into.durableLsn = readU64(buf, at + 32)
   return into

@@ -55,6 +55,7 @@ import {
   type SegmentHeader,
 } from './format.js'
 import { PayloadError } from './eventCodec.js'
+import { u32le } from '../littleEndian.js'
 
 // ---------------------------------------------------------------------------------------------
 // types
@@ -251,7 +252,7 @@ const scanOpen = async (fsys: FileSystem, fd: number, file: string, opts: ScanOp
         break scan
       }
       if (avail < 4) break
-      const len = buf.readUInt32LE(rel)
+      const len = u32le(buf, rel)
       const problem = checkLength(len, remaining)
       if (problem !== undefined) {
         reason = problem
@@ -435,7 +436,7 @@ const framesAfter = async (
   let first: Found | undefined
   for (let at = from + 1; at + FRAME_HEADER_BYTES <= size; ) {
     let rel = await window(at, FRAME_HEADER_BYTES)
-    const len = buf.readUInt32LE(rel)
+    const len = u32le(buf, rel)
     const frameLsn = readFrameLsn(buf, rel)
     // Every frame takes ≥ FRAME_HEADER_BYTES, so a later frame's lsn is within this window.
     const plausible =
@@ -466,7 +467,7 @@ export const findValidFrame = (
   seed: number,
 ): { offset: number; lsn: number; durableLsn: number } | undefined => {
   for (let at = start; at + FRAME_HEADER_BYTES <= buf.length; at++) {
-    const len = buf.readUInt32LE(at)
+    const len = u32le(buf, at)
     if (len < FRAME_HEADER_BYTES || len > buf.length - at) continue
     const lsn = readFrameLsn(buf, at)
     // Every frame takes ≥ FRAME_HEADER_BYTES bytes, so a later frame's lsn is within this window.

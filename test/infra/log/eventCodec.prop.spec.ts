@@ -72,7 +72,51 @@ describe('event codec', () => {
     expect(() => decodeEvents(trailing, 0, trailing.length, 1)).toThrow(PayloadError)
     const badDb = Buffer.from(good)
     badDb[5] = 16 // the db byte follows the 1-byte code and the 4-byte length
-    expect(() => decodeEvents(badDb, 0, badDb.length, 1)).toThrow(/invalid ValueSet event/)
+    expect(() => decodeEvents(badDb, 0, badDb.length, 1)).toThrow(/invalid db index 16/)
+    const badFlag = Buffer.from(good)
+    badFlag[good.length - 1] = 2 // the deadline flag is the last byte of a ValueSet without TTL
+    expect(() => decodeEvents(badFlag, 0, badFlag.length, 1)).toThrow(/invalid deadline flag 2/)
+  })
+
+  it('rejects times and offsets outside the safe integers', () => {
+    const w = new ByteWriter()
+    encodeEvent(w, E.expirySet(0, 'k', 1))
+    const at = Buffer.from(w.buf.subarray(0, w.pos))
+    at.writeUInt32LE(0x7fffffff, at.length - 4) // the i64's high word: about 2^63, not a safe integer
+    expect(() => decodeEvents(at, 0, at.length, 1)).toThrow(/time .* is not a safe integer/)
+    const w2 = new ByteWriter()
+    encodeEvent(w2, E.rangeOverwritten(0, 'k', 0, 'x'))
+    const off = Buffer.from(w2.buf.subarray(0, w2.pos))
+    off.writeInt32LE(-1, off.length - 9) // the offset's high word (before the 1-byte string): negative
+    expect(() => decodeEvents(off, 0, off.length, 1)).toThrow(/invalid offset/)
+  })
+
+  // The decoder builds events field by field instead of running the io-ts guard over each one:
+  // whatever bytes it accepts must still be events the schema accepts.
+  it('returns only events that satisfy the io-ts schema, whatever the bytes', () => {
+    const valid = everyEventType()
+    const w = new ByteWriter()
+    for (const e of valid) encodeEvent(w, e)
+    const good = Buffer.from(w.buf.subarray(0, w.pos))
+    assertProperty(
+      'decoded events satisfy Event.is',
+      fc.property(
+        fc.array(fc.tuple(fc.nat({ max: good.length - 1 }), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }),
+        fc.nat({ max: valid.length }),
+        (edits, count) => {
+          const bytes = Buffer.from(good)
+          for (const [at, byte] of edits) bytes[at] = byte
+          let decoded: Event[]
+          try {
+            decoded = decodeEvents(bytes, 0, bytes.length, count)
+          } catch (err) {
+            expect(err).toBeInstanceOf(PayloadError)
+            return
+          }
+          for (const e of decoded) expect(E.Event.is(e)).toBe(true)
+        },
+      ),
+    )
   })
 
   it('refuses to encode a database index that does not fit a byte', () => {

@@ -2,7 +2,7 @@
  * When to take a checkpoint automatically — the policy half of BGSAVE/BGREWRITEAOF; the mechanism
  * is `AofLog.checkpoint` (infra/log/aofLog.ts). The server calls {@link shouldCheckpoint} from a
  * periodic timer (Redis's `serverCron`, e.g. every 100 ms) and, when it answers, calls
- * `log.checkpoint(engine.state, engine.seq)` between execution units.
+ * `log.checkpoint(() => engine.capture(), engine.seq)` between execution units.
  *
  * Triggers, as in Redis:
  * - **save rules** (`--save "3600 1 300 100 60 10000"`): at least `changes` records since the last

@@ -241,6 +241,15 @@ export class Engine {
   private sharedStates = 0
   private readonly sharedRegistry = new FinalizationRegistry<undefined>(() => void this.sharedStates--)
 
+  /**
+   * Freezes the current state for a reader that needs it as it is now — a snapshot at `seq` — in
+   * O(1), without handing out a State: writes carry on in place (into an overlay) and no undo is
+   * kept. Release it with Keyspace.release (AofLog.checkpoint does). One capture at a time.
+   */
+  capture(): Keyspace.Capture {
+    return Keyspace.capture(this.current)
+  }
+
   /** The sequence number of the last record folded into `state`. */
   get seq(): number {
     return this.lastSeq

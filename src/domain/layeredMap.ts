@@ -28,6 +28,8 @@ export class LayeredMap<V> {
   private frozen = false
   /** The logical size while `delta` exists (base.size otherwise). */
   private count = 0
+  /** The iterator moving `delta` back into `base` after a thaw (see `migrate`). */
+  private migration: Iterator<[string, Slot<V>]> | null = null
   /** Bumped on every change, so a cache derived from this map can tell it is stale. */
   version = 0
 
@@ -134,19 +136,31 @@ export class LayeredMap<V> {
     if (this.delta !== null && this.delta.size === 0) this.delta = null
   }
 
+  /**
+   * Moves the next few `delta` entries back into `base`. One iterator serves the whole migration:
+   * a Map iterator stays valid across deletions, and a fresh one per write would first skip every
+   * entry already deleted from the front of the table (V8 compacts it only when it shrinks to a
+   * quarter), which made each write after a checkpoint cost O(entries migrated so far).
+   */
   private migrate(delta: Map<string, Slot<V>>): void {
-    let budget = MIGRATE_PER_WRITE
-    for (const [key, slot] of delta) {
+    const it = (this.migration ??= delta.entries())
+    for (let budget = MIGRATE_PER_WRITE; budget > 0; budget--) {
+      const next = it.next()
+      if (next.done === true) break
+      const [key, slot] = next.value
       this.moveToBase(key, slot)
       delta.delete(key)
-      if (--budget === 0) break
     }
-    if (delta.size === 0) this.delta = null
+    if (delta.size === 0) {
+      this.delta = null
+      this.migration = null
+    }
   }
 
   private settle(delta: Map<string, Slot<V>>): void {
     for (const [key, slot] of delta) this.moveToBase(key, slot)
     this.delta = null
+    this.migration = null
   }
 
   private moveToBase(key: string, slot: Slot<V>): void {

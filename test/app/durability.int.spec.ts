@@ -405,7 +405,7 @@ describe('write and fsync failures', () => {
     faulty.fail({ op: 'write', nth: faulty.counts.write + 1, code: 'ENOSPC' })
     applied.push(rec(4)) // the engine applied it in memory; its commit fails
     await expect(log.append(rec(4))).rejects.toThrow(/ENOSPC/)
-    const result = await log.checkpoint(foldRecords(applied), 4)
+    const result = await log.checkpoint(() => Keyspace.capture(foldRecords(applied)), 4)
     expect(result).toMatchObject({ seq: 4, count: 4 })
     expect(log.failure()).toBeUndefined()
     await log.append(rec(5))
@@ -423,12 +423,12 @@ describe('write and fsync failures', () => {
     await log.append(rec(1))
     faulty.fail({ op: 'write', from: faulty.counts.write + 1, code: 'ENOSPC' })
     await expect(log.append(rec(2))).rejects.toThrow(/ENOSPC/)
-    await expect(log.checkpoint(foldRecords([rec(1), rec(2)]), 2)).rejects.toThrow(/ENOSPC/)
+    await expect(log.checkpoint(() => Keyspace.capture(foldRecords([rec(1), rec(2)])), 2)).rejects.toThrow(/ENOSPC/)
     expect(log.failure()).toBeDefined()
     expect(log.stats().lastCheckpointStatus).toBe('err')
     expect(fs.readdirSync(dir).filter((n) => n.endsWith('.tmp'))).toEqual([])
     faulty.heal()
-    await log.checkpoint(foldRecords([rec(1), rec(2)]), 2)
+    await log.checkpoint(() => Keyspace.capture(foldRecords([rec(1), rec(2)])), 2)
     expect(log.failure()).toBeUndefined()
     await log.append(rec(3))
     await log.close()
@@ -484,7 +484,7 @@ describe('checkpoints', () => {
     const log = await open('everysec', faulty)
     const records = Array.from({ length: 30 }, (_, i) => rec(i + 1, `key${i % 12}`))
     for (const r of records.slice(0, 20)) await log.append(r)
-    const result = await log.checkpoint(foldRecords(records.slice(0, 20)), 20)
+    const result = await log.checkpoint(() => Keyspace.capture(foldRecords(records.slice(0, 20))), 20)
     expect(result).toMatchObject({ file: 'snap-000000000020-00000002.jsonl', seq: 20, count: 12 })
     for (const r of records.slice(20)) await log.append(r)
     const stats = log.stats()
@@ -505,7 +505,7 @@ describe('checkpoints', () => {
     const log = await open('always', faulty)
     const records = Array.from({ length: 40 }, (_, i) => rec(i + 1))
     for (const r of records.slice(0, 20)) await log.append(r)
-    const cp = log.checkpoint(foldRecords(records.slice(0, 20)), 20)
+    const cp = log.checkpoint(() => Keyspace.capture(foldRecords(records.slice(0, 20))), 20)
     await until(() => snapGate.waiting() === 1) // the snapshot is written, its fdatasync held
     for (const r of records.slice(20)) await log.append(r) // all acknowledged meanwhile
     const manifest = await readManifest(nodeFileSystem, dir)
@@ -535,7 +535,7 @@ describe('checkpoints', () => {
     const log = await open('always', faulty)
     const records = Array.from({ length: 30 }, (_, i) => rec(i + 1))
     for (const r of records.slice(0, 15)) await log.append(r)
-    const cp = track(log.checkpoint(foldRecords(records.slice(0, 15)), 15))
+    const cp = track(log.checkpoint(() => Keyspace.capture(foldRecords(records.slice(0, 15))), 15))
     const acked: LogRecord[] = records.slice(0, 15)
     for (const r of records.slice(15)) {
       await log.append(r).then(
@@ -562,7 +562,7 @@ describe('checkpoints', () => {
     const faulty = new FaultyFileSystem(nodeFileSystem, (f) => path.basename(f) === 'MANIFEST').fail({ op: 'rename', nth: 1, code: 'ENOSPC' })
     const log = await open('always', faulty)
     await log.append(rec(1))
-    await expect(log.checkpoint(foldRecords([rec(1)]), 1)).rejects.toThrow(/ENOSPC/)
+    await expect(log.checkpoint(() => Keyspace.capture(foldRecords([rec(1)])), 1)).rejects.toThrow(/ENOSPC/)
     const acked = await log.append(rec(2)).then(
       () => true,
       () => false,
@@ -578,7 +578,7 @@ describe('checkpoints', () => {
     const faulty = new FaultyFileSystem(nodeFileSystem, (f) => /snap-/.test(f))
     faulty.fdatasyncGate = snapGate.wait
     const log = await open('always', faulty)
-    const cp = log.checkpoint(Keyspace.emptyState, 0) // the segment is empty: the next starts at the same seq
+    const cp = log.checkpoint(() => Keyspace.capture(Keyspace.emptyState), 0) // the segment is empty: the next starts at the same seq
     await log.append(rec(1))
     const manifest = await readManifest(nodeFileSystem, dir)
     expect(manifest.segments.map((s) => s.firstLsn)).toEqual([1, 1])
@@ -593,7 +593,7 @@ describe('checkpoints', () => {
   it('writes a batch collected before the cut to the old segment, even when the checkpoint is taken in the same turn', async () => {
     const log = await open('always', new FaultyFileSystem())
     const c1 = log.append(rec(1))
-    const cp = log.checkpoint(foldRecords([rec(1)]), 1)
+    const cp = log.checkpoint(() => Keyspace.capture(foldRecords([rec(1)])), 1)
     const c2 = log.append(rec(2))
     await Promise.all([c1, cp, c2])
     await log.close()
@@ -605,9 +605,9 @@ describe('checkpoints', () => {
   it('refuses a second checkpoint while one runs, and one at a seq other than the log’s', async () => {
     const log = await open('no', new FaultyFileSystem())
     await log.append(rec(1))
-    await expect(log.checkpoint(foldRecords([rec(1)]), 2)).rejects.toThrow(/checkpoint at seq 2, but the log is at seq 1/)
-    const first = log.checkpoint(foldRecords([rec(1)]), 1)
-    await expect(log.checkpoint(foldRecords([rec(1)]), 1)).rejects.toBeInstanceOf(CheckpointInProgressError)
+    await expect(log.checkpoint(() => Keyspace.capture(foldRecords([rec(1)])), 2)).rejects.toThrow(/checkpoint at seq 2, but the log is at seq 1/)
+    const first = log.checkpoint(() => Keyspace.capture(foldRecords([rec(1)])), 1)
+    await expect(log.checkpoint(() => Keyspace.capture(foldRecords([rec(1)])), 1)).rejects.toBeInstanceOf(CheckpointInProgressError)
     await first
     expect(log.stats().checkpointInProgress).toBe(false)
   })
@@ -615,8 +615,8 @@ describe('checkpoints', () => {
   it('two checkpoints at the same seq never overwrite the snapshot the manifest lists', async () => {
     const log = await open('no', new FaultyFileSystem())
     await log.append(rec(1))
-    const a = await log.checkpoint(foldRecords([rec(1)]), 1)
-    const b = await log.checkpoint(foldRecords([rec(1)]), 1)
+    const a = await log.checkpoint(() => Keyspace.capture(foldRecords([rec(1)])), 1)
+    const b = await log.checkpoint(() => Keyspace.capture(foldRecords([rec(1)])), 1)
     expect(a.file).not.toBe(b.file)
     await log.close()
     expect((await recover(dir)).stats.keysLoaded).toBe(1)
@@ -628,7 +628,7 @@ describe('checkpoints', () => {
     const all: Array<Promise<void>> = records.slice(0, 2000).map((r) => log.append(r))
     await Promise.all(all)
     const at2000 = foldRecords(records.slice(0, 2000))
-    const cp = log.checkpoint(at2000, 2000)
+    const cp = log.checkpoint(() => Keyspace.capture(at2000), 2000)
     for (const r of records.slice(2000)) await log.append(r)
     await cp
     await log.close()

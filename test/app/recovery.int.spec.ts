@@ -392,7 +392,7 @@ describe('damage before the tail', () => {
     const faulty = new FaultyFileSystem(nodeFileSystem, (f) => /snap-/.test(f)).fail({ op: 'rename', nth: 1, code: 'EIO' })
     await writeRecords(dir, records.slice(0, 10))
     const log = await openLog(dir, { fs: faulty })
-    const cut = log.checkpoint(foldRecords(records.slice(0, 10)), 10)
+    const cut = log.checkpoint(() => Keyspace.capture(foldRecords(records.slice(0, 10))), 10)
     await log.append(records[10]!)
     await expect(cut).rejects.toThrow(/EIO/)
     for (const r of records.slice(11, 15)) await log.append(r)

@@ -67,7 +67,7 @@ describe('replay', () => {
           }
         }
         await appendUpTo(k)
-        await a.checkpoint(foldRecords(records.slice(0, k)), k)
+        await a.checkpoint(() => Keyspace.capture(foldRecords(records.slice(0, k))), k)
         await appendUpTo(records.length)
         await a.close()
         // Directory 2: the whole log, no snapshot.

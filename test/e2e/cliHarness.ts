@@ -178,7 +178,7 @@ export class DirServer {
 
   /** A checkpoint (BGREWRITEAOF): snapshot of the current state + a new segment. */
   async checkpoint(): Promise<void> {
-    await this.log.checkpoint(this.engine.state, this.engine.seq)
+    await this.log.checkpoint(() => this.engine.capture(), this.engine.seq)
   }
 
   close(): Promise<void> {

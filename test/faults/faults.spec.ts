@@ -224,7 +224,7 @@ describe('EIO and ENOSPC on the N-th write or fdatasync of the AOF', () => {
     // works again, and a checkpoint written from memory clears the failed state.
     faulty.heal()
     const before = node.issued.length
-    await node.log.checkpoint(node.engine.state, node.engine.seq)
+    await node.log.checkpoint(() => node.engine.capture(), node.engine.seq)
     expect(node.engine.log.failure()).toBeUndefined()
     const after = await node.setBatch(['a', 'z'], 'healed')
     expect(after.map((i) => i.outcome)).toEqual(['ok', 'ok'])
@@ -261,12 +261,12 @@ describe('EIO and ENOSPC on the N-th write or fdatasync of the AOF', () => {
     const faulty = new FaultyFileSystem(nodeFileSystem, () => true).fail({ op: 'write', from: 6, code: 'ENOSPC', partialBytes: 3 })
     const node = await Node.open(dir, faulty, 'always', 99)
     expect(await drive(node, 12, 5)).toBe(true)
-    await expect(node.log.checkpoint(node.engine.state, node.engine.seq)).rejects.toThrow(/ENOSPC/)
+    await expect(node.log.checkpoint(() => node.engine.capture(), node.engine.seq)).rejects.toThrow(/ENOSPC/)
     expect(node.engine.log.failure()).toBeDefined()
     expect(isMisconf(await node.call('SET', 'x', '1'))).toBe(true)
     figures.refused++
     faulty.heal()
-    await node.log.checkpoint(node.engine.state, node.engine.seq)
+    await node.log.checkpoint(() => node.engine.capture(), node.engine.seq)
     expect(text(await node.call('SET', 'x', '2'))).toBe('OK')
     const live = node.engine.state
     await node.log.close()
@@ -355,7 +355,7 @@ describe('a really full file system', () => {
       // Records 1..refusedAt are the acknowledged SETs; the refused one's frame is not there.
       expect(peek.seq).toBe(refusedAt)
       // A checkpoint while still full fails, and writes stay refused.
-      const stillFull = await node.log.checkpoint(node.engine.state, node.engine.seq).then(
+      const stillFull = await node.log.checkpoint(() => node.engine.capture(), node.engine.seq).then(
         () => 'ok',
         (e: unknown) => String(e),
       )
@@ -363,7 +363,7 @@ describe('a really full file system', () => {
       // Space returns; a checkpoint succeeds; writes work again.
       fs.rmSync(ballast)
       faulty?.heal()
-      if (node.engine.log.failure() !== undefined) await node.log.checkpoint(node.engine.state, node.engine.seq)
+      if (node.engine.log.failure() !== undefined) await node.log.checkpoint(() => node.engine.capture(), node.engine.seq)
       expect(node.engine.log.failure()).toBeUndefined()
       expect(text(await node.call('SET', 'small', 'after'))).toBe('OK')
       const live = node.engine.state
@@ -396,7 +396,7 @@ describe('regressions', () => {
     const faulty = new FaultyFileSystem(nodeFileSystem, (f) => path.basename(f) === 'MANIFEST').fail({ op: 'rename', nth: 1, code: 'ENOSPC' })
     const node = await Node.open(dir, faulty, 'always')
     expect(text(await node.call('SET', 'a', '1'))).toBe('OK')
-    await expect(node.log.checkpoint(node.engine.state, node.engine.seq)).rejects.toThrow(/ENOSPC/)
+    await expect(node.log.checkpoint(() => node.engine.capture(), node.engine.seq)).rejects.toThrow(/ENOSPC/)
     const reply = await node.call('SET', 'b', '2')
     await node.log.close().catch(() => undefined)
     const rec = await recover(dir, nodeFileSystem)
@@ -418,7 +418,7 @@ describe('regressions', () => {
     const held = new Promise<void>((r) => (release = r))
     faulty.fdatasyncGate = () => held // the snapshot's fdatasync is slow: the checkpoint is in progress
     const node = await Node.open(dir, faulty, 'always')
-    const checkpoint = node.log.checkpoint(node.engine.state, node.engine.seq)
+    const checkpoint = node.log.checkpoint(() => node.engine.capture(), node.engine.seq)
     checkpoint.catch(() => undefined)
     expect(text(await node.call('SET', 'a', '1'))).toBe('OK')
     // A crash now: the next start must succeed and find the acknowledged write.

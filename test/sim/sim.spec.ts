@@ -213,7 +213,7 @@ describe('regressions', () => {
     const r1 = record(1)
     const c1 = outcome(log.append(r1)) // collecting; flushed by a setImmediate
     const state = Keyspace.put(Keyspace.emptyState, 0, 'k1', 'v1'.padEnd(40, '.'), null) // the state after record 1
-    const ckpt = outcome(log.checkpoint(state, 1).then(() => undefined))
+    const ckpt = outcome(log.checkpoint(() => Keyspace.capture(state), 1).then(() => undefined))
     for (let i = 0; i < 20 && (c1.state === 'pending' || ckpt.state === 'pending'); i++) await turn()
     expect(ckpt.state).toBe('ok')
     expect(c1.state, `the record appended before the cut (log failure: ${log.failure()?.reason})`).toBe('ok')
@@ -261,7 +261,7 @@ describe('regressions', () => {
     expect(second.rec.seq).toBe(2)
     survivor.mode = 'manual'
     const state = second.rec.state
-    const ckpt = outcome(second.log.checkpoint(state, 2).then(() => undefined))
+    const ckpt = outcome(second.log.checkpoint(() => Keyspace.capture(state), 2).then(() => undefined))
     const c3 = outcome(second.log.append(record(3)))
     // Let the log rotate and write record 3 (the snapshot's own I/O stays pending: mid-checkpoint).
     for (let i = 0; i < 200 && c3.state === 'pending'; i++) {
@@ -320,7 +320,7 @@ describe('regressions', () => {
     wrote(fs)
     expect(c.map((o) => o.state)).toEqual(['ok', 'ok'])
     const state = Keyspace.put(Keyspace.put(Keyspace.emptyState, 0, 'k1', 'v1'.padEnd(40, '.'), null), 0, 'k2', 'v2'.padEnd(40, '.'), null)
-    const ckpt = outcome(log.checkpoint(state, 2).then(() => undefined))
+    const ckpt = outcome(log.checkpoint(() => Keyspace.capture(state), 2).then(() => undefined))
     fs.faults = { syncError: 1, target: (f) => f.endsWith('log-00000001.aof') }
     const c3 = outcome(log.append(record(3))) // the rotation to log-2 fdatasyncs log-1: EIO
     for (let i = 0; i < 200 && c3.state === 'pending'; i++) {

@@ -854,7 +854,7 @@ class Simulation {
     this.checkpointRunning = true
     this.log(`checkpoint at seq ${seq}${wasFailed ? ' (log failed)' : ''}`)
     const life = this.life
-    this.aof.checkpoint(this.engine.state, seq).then(
+    this.aof.checkpoint(() => this.engine.capture(), seq).then(
       (res) => {
         if (this.life !== life) return
         this.checkpointRunning = false

@@ -60,7 +60,7 @@ export class DurablePersistence implements Persistence {
   }
 
   private async checkpoint(): Promise<number> {
-    const run = this.log.checkpoint(this.engine.state, this.engine.seq)
+    const run = this.log.checkpoint(() => this.engine.capture(), this.engine.seq)
     this.running = run
     try {
       const result = await run

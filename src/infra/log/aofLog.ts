@@ -40,11 +40,11 @@
  *
  * ## Checkpoints (compaction, BGREWRITEAOF)
  *
- * `checkpoint(state, seq)` is called with the engine's current immutable state and seq (the
- * cut). Synchronously, appends after the cut are directed to a new segment (first lsn seq+1). Then,
- * asynchronously:
- * 1. the snapshot of `state` is written in slices (temp, fdatasync, rename, fsync dir) while
- *    clients continue;
+ * `checkpoint(capture, seq)` is called with a way to freeze the engine's current state (O(1),
+ * Keyspace.capture) and its seq (the cut). Synchronously, the state is captured and appends after
+ * the cut are directed to a new segment (first lsn seq+1). Then, asynchronously:
+ * 1. the captured maps are written as a snapshot in slices (temp, fdatasync, rename, fsync dir)
+ *    while clients continue, then released;
  * 2. meanwhile, the first batch after the cut rotates the log: the old segment is fdatasynced and
  *    closed, the new one created (temp, fdatasync, rename, fsync dir), and the manifest extended
  *    with it **before** any record is written to it (Redis opens its new INCR file the same way),
@@ -58,8 +58,8 @@
  */
 import * as path from 'node:path'
 import type { EventLog, LogFailure, LogRecord } from '../../app/eventLog.js'
-import type { State } from '../../domain/keyspace.js'
-import { writeSnapshot } from '../snapshot/snapshot.js'
+import * as Keyspace from '../../domain/keyspace.js'
+import { writeCaptured, type SnapshotInfo } from '../snapshot/snapshot.js'
 import { ByteWriter } from './eventCodec.js'
 import { describeIoError, nodeFileSystem, writeFullySync, type FileSystem } from './fileSystem.js'
 import { encodeFrame, frameSeed, newSegmentHeader, SEGMENT_HEADER_BYTES, type SegmentHeader } from './format.js'
@@ -397,19 +397,31 @@ export class AofLog implements EventLog {
   // -------------------------------------------------------------------------------------------
 
   /**
-   * Takes a checkpoint of `state`, which must be the state after record `seq` — the engine's
-   * current state and seq, passed synchronously between execution units (normally `seq` equals
-   * the last appended seq; while the log is failed it may be higher, covering records that were
-   * applied in memory but refused by the log). Resolves when the snapshot is durable, the
-   * manifest switched and old files deleted; clears the failed state if the failure happened
-   * before this cut. Rejects with {@link CheckpointInProgressError} if one is already running.
+   * Takes a checkpoint of the state after record `seq`. `capture` freezes that state (the engine's
+   * current one, between execution units: `() => engine.capture()`); it is called synchronously,
+   * only once the checkpoint is accepted, and the capture is released when the snapshot is
+   * written or fails. Normally `seq` equals the last appended seq; while the log is failed it may
+   * be higher, covering records that were applied in memory but refused by the log. Resolves when
+   * the snapshot is durable, the manifest switched and old files deleted; clears the failed state
+   * if the failure happened before this cut. Rejects with {@link CheckpointInProgressError} if
+   * one is already running.
+   *
+   * Why a capture and not a persistent `State`: holding a State for the length of the snapshot
+   * would make the engine keep the way back to it (undo for every write) until the GC noticed it
+   * was gone; the frozen maps cost nothing per write but the overlay.
    */
-  checkpoint(state: State, seq: number): Promise<CheckpointResult> {
+  checkpoint(capture: () => Keyspace.Capture, seq: number): Promise<CheckpointResult> {
     if (this.closed) return refused(new Error('ERR the log is closed'))
     if (this.checkpointing !== undefined) return refused(new CheckpointInProgressError())
     const failedAtCut = this.failed !== undefined
     if (failedAtCut ? seq < this.lastSeq : seq !== this.lastSeq) {
       return refused(new Error(`ERR checkpoint at seq ${seq}, but the log is at seq ${this.lastSeq}`))
+    }
+    let captured: Keyspace.Capture
+    try {
+      captured = capture()
+    } catch (err) {
+      return refused(err instanceof Error ? err : new Error(String(err)))
     }
     // The batch being collected belongs before the cut: queue it now, ahead of the checkpoint's
     // manifest switch (its group-commit setImmediate may come after the switch otherwise).
@@ -417,7 +429,7 @@ export class AofLog implements EventLog {
     void this.drain()
     const next = this.newSegment(seq + 1)
     this.target = next
-    const run = this.runCheckpoint(state, seq, next, failedAtCut, this.failures)
+    const run = this.runCheckpoint(captured, seq, next, failedAtCut, this.failures)
     this.checkpointing = run
     const clear = (): void => {
       this.checkpointing = undefined
@@ -750,8 +762,9 @@ export class AofLog implements EventLog {
   // checkpoint steps
   // -------------------------------------------------------------------------------------------
 
+  /** Runs a checkpoint of `captured` (released here, once written). */
   private async runCheckpoint(
-    state: State,
+    captured: Keyspace.Capture,
     seq: number,
     next: Segment,
     failedAtCut: boolean,
@@ -761,12 +774,17 @@ export class AofLog implements EventLog {
     this.lastAttemptAt = started
     try {
       // 1. The snapshot, in slices, while clients continue.
-      const snap = await writeSnapshot(this.fs, this.dir, state, {
-        seq,
-        at: started,
-        file: snapshotFileName(seq, next.header.segmentSeq),
-        ...(this.sliceEntries === undefined ? {} : { sliceEntries: this.sliceEntries }),
-      })
+      let snap: SnapshotInfo
+      try {
+        snap = await writeCaptured(this.fs, this.dir, captured, {
+          seq,
+          at: started,
+          file: snapshotFileName(seq, next.header.segmentSeq),
+          ...(this.sliceEntries === undefined ? {} : { sliceEntries: this.sliceEntries }),
+        })
+      } finally {
+        Keyspace.release(captured)
+      }
       // 2. Switch the manifest to {snapshot, next}, inside the writer so no batch interleaves.
       //    `next` becomes the segment writes go to only once a manifest lists it: if the switch
       //    fails, writes stay where the current manifest can find them.

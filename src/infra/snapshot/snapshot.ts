@@ -143,7 +143,11 @@ export const writeSnapshot = async (
   }
 }
 
-const writeCaptured = async (
+/**
+ * Writes a snapshot of maps frozen by `Keyspace.capture` (the checkpoint path: the caller
+ * captured synchronously at the cut and releases the capture afterwards).
+ */
+export const writeCaptured = async (
   fsys: FileSystem,
   dir: string,
   captured: Keyspace.Capture,

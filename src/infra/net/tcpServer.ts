@@ -184,6 +184,14 @@ export class TcpServer {
    * @internal
    */
   pendingOutput = 0
+  /**
+   * Connections that encoded replies while reading this turn. They are written together once the
+   * turn's reads are done (Redis's handleClientsWithPendingWrites in beforeSleep), not one write
+   * per read: the client then gets its replies in a burst and sends its next requests in one,
+   * instead of the two processes waking each other once per request.
+   */
+  private readonly flushQueue: Connection[] = []
+  private flushPassScheduled = false
   /** Clients paused by the budget, oldest first; resumed in that order as the budget frees. */
   private readonly budgetWaiters = new Set<Connection>()
   private budgetPassScheduled = false
@@ -303,6 +311,22 @@ export class TcpServer {
     this.budgetWaiters.delete(connection)
   }
 
+  /** @internal Writes `connection`'s encoded replies at the end of this turn. */
+  queueFlush(connection: Connection): void {
+    this.flushQueue.push(connection)
+    if (this.flushPassScheduled) return
+    this.flushPassScheduled = true
+    setImmediate(this.flushPass)
+  }
+
+  private readonly flushPass = (): void => {
+    this.flushPassScheduled = false
+    const queue = this.flushQueue
+    // A flush can queue nothing new (it only writes), so one pass empties the queue.
+    for (let i = 0; i < queue.length; i++) queue[i]!.flushQueued()
+    queue.length = 0
+  }
+
   /** @internal A client stopped because of the budget: queue it (at the back) to be resumed. */
   waitForBudget(connection: Connection): void {
     this.budgetWaiters.add(connection)
@@ -387,6 +411,8 @@ class Connection implements ConnectionControl {
   private waitingDrain = false
   private resumeScheduled = false
   private flushScheduled = false
+  /** Queued for the server's end-of-turn write pass. */
+  private inFlushQueue = false
   /** This socket's share of the server's pendingOutput: its writableLength when last seen. */
   private accounted = 0
   /** Write callback (one per connection, not one per write): re-syncs the accounting. */
@@ -513,11 +539,21 @@ class Connection implements ConnectionControl {
       if (outcome !== NO_REPLY) this.emit(outcome, handler.protocol())
       if (this.closeAsked && !this.closing) this.requestClose()
     }
-    this.flush()
+    if (this.out.length !== 0 && !this.inFlushQueue) {
+      this.inFlushQueue = true
+      this.server.queueFlush(this)
+    }
     this.checkQueryBuffer()
     // Paused for unsent output, but the kernel took the whole flush at once (write returned
     // true): then no write completion will come to resume this client. Resume on the next turn
     // rather than recursing.
+    if (this.readingPaused && !this.waitingDrain) this.scheduleResume()
+  }
+
+  /** @internal The server's end-of-turn write pass (see TcpServer.queueFlush). */
+  flushQueued(): void {
+    this.inFlushQueue = false
+    this.flush()
     if (this.readingPaused && !this.waitingDrain) this.scheduleResume()
   }
 
@@ -582,6 +618,9 @@ class Connection implements ConnectionControl {
         client: this.remoteAddress,
         bytes: total,
       })
+      // The replies already encoded for earlier requests still go out (as when each read was
+      // flushed at once), then the connection is dropped.
+      this.flush()
       this.kill()
     }
   }

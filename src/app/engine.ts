@@ -250,6 +250,14 @@ export class Engine {
     return Keyspace.capture(this.current)
   }
 
+  /**
+   * Background upkeep between commands (the server's cron): moves up to `budget` entries of the
+   * overlays a finished snapshot left back into the plain maps. Returns true when none is left.
+   */
+  settleOverlays(budget: number): boolean {
+    return Keyspace.settleOverlays(this.current, budget)
+  }
+
   /** The sequence number of the last record folded into `state`. */
   get seq(): number {
     return this.lastSeq

@@ -437,6 +437,29 @@ export const release = (c: Capture): void => {
   for (const map of c.frozen) map.thaw()
 }
 
+/**
+ * Moves up to `budget` entries of the overlays left by a released capture back into the plain
+ * maps, without a write (see LayeredMap.settleSome); contents do not change, so this is not an
+ * update of any version. Returns true when no overlay is left. Without it, an overlay shrinks
+ * only as keys are written, and a server that stops writing after a checkpoint keeps two maps'
+ * worth of memory for the keys written during it.
+ */
+export const settleOverlays = (state: State, budget: number): boolean => {
+  const store = storeOf(state)
+  if (store === undefined) return true
+  let left = 0
+  for (const d of store.dbs) {
+    for (const map of [d.values, d.expires] as ReadonlyArray<LayeredMap<unknown>>) {
+      const before = map.overlaySize
+      if (before === 0) continue
+      const remaining = budget === 0 ? before : map.settleSome(budget)
+      budget -= Math.min(budget, before - remaining)
+      left += remaining
+    }
+  }
+  return left === 0
+}
+
 // ---------------------------------------------------------------------------------------------
 // iteration helpers for SCAN and RANDOMKEY
 // ---------------------------------------------------------------------------------------------

@@ -33,6 +33,11 @@ export class LayeredMap<V> {
   /** Bumped on every change, so a cache derived from this map can tell it is stale. */
   version = 0
 
+  /** Entries in the overlay (writes since a freeze not yet moved back); 0 for a plain map. */
+  get overlaySize(): number {
+    return this.delta === null ? 0 : this.delta.size
+  }
+
   get size(): number {
     return this.delta === null ? this.base.size : this.count
   }
@@ -137,14 +142,27 @@ export class LayeredMap<V> {
   }
 
   /**
+   * Moves up to `budget` overlay entries back into `base` without a write, for a map left with an
+   * overlay after a thaw and then not written to (the server's cron calls this, like Redis's
+   * `incrementallyRehash`). Contents do not change. Returns the entries still to move.
+   */
+  settleSome(budget: number): number {
+    const delta = this.delta
+    if (delta === null) return 0
+    if (this.frozen) return delta.size
+    this.migrate(delta, budget)
+    return this.delta === null ? 0 : delta.size
+  }
+
+  /**
    * Moves the next few `delta` entries back into `base`. One iterator serves the whole migration:
    * a Map iterator stays valid across deletions, and a fresh one per write would first skip every
    * entry already deleted from the front of the table (V8 compacts it only when it shrinks to a
    * quarter), which made each write after a checkpoint cost O(entries migrated so far).
    */
-  private migrate(delta: Map<string, Slot<V>>): void {
+  private migrate(delta: Map<string, Slot<V>>, budget = MIGRATE_PER_WRITE): void {
     const it = (this.migration ??= delta.entries())
-    for (let budget = MIGRATE_PER_WRITE; budget > 0; budget--) {
+    for (; budget > 0; budget--) {
       const next = it.next()
       if (next.done === true) break
       const [key, slot] = next.value

@@ -5,7 +5,7 @@
  *   (rerooting back and forth), including after branching from an old version;
  * - K2 capture: a captured view does not change while the live state moves on (flushes and swaps
  *   included), and the live state stays right during and after the capture;
- * - K3 LayeredMap behaves as a Map under any mix of writes, freezes and thaws.
+ * - K3 LayeredMap behaves as a Map under any mix of writes, freezes, thaws and overlay settling.
  *
  * The model is a copy-per-event fold over plain Maps: slow and obviously right.
  */
@@ -181,10 +181,14 @@ describe('keyspace representation', () => {
           sameContents(contents(old), atCapture) // rerooting while frozen
           sameContents(contents(state), model)
           Keyspace.release(c)
-          for (const e of after) {
+          for (const [i, e] of after.entries()) {
             state = evolve(state, e)
             model = modelApply(model, e)
+            // The server's cron moves the overlay back between writes; contents never change.
+            if (i % 3 === 0) Keyspace.settleOverlays(state, i % 2)
           }
+          sameContents(contents(state), model)
+          while (!Keyspace.settleOverlays(state, 2)) sameContents(contents(state), model)
           sameContents(contents(state), model)
           // A second capture after the first is released.
           const again = Keyspace.capture(state)
@@ -209,13 +213,19 @@ describe('keyspace representation', () => {
     )
   })
 
-  it('K3: LayeredMap is a Map under any mix of writes, freezes and thaws', () => {
-    type Op = { op: 'set'; key: string; value: string } | { op: 'delete'; key: string } | { op: 'freeze' } | { op: 'thaw' }
+  it('K3: LayeredMap is a Map under any mix of writes, freezes, thaws and overlay settling', () => {
+    type Op =
+      | { op: 'set'; key: string; value: string }
+      | { op: 'delete'; key: string }
+      | { op: 'freeze' }
+      | { op: 'thaw' }
+      | { op: 'settle'; budget: number }
     const opArb: fc.Arbitrary<Op> = fc.oneof(
       { weight: 5, arbitrary: fc.tuple(keyArb, fc.string({ maxLength: 3 })).map(([key, value]) => ({ op: 'set' as const, key, value })) },
       { weight: 3, arbitrary: keyArb.map((key) => ({ op: 'delete' as const, key })) },
       { weight: 1, arbitrary: fc.constant({ op: 'freeze' as const }) },
       { weight: 1, arbitrary: fc.constant({ op: 'thaw' as const }) },
+      { weight: 1, arbitrary: fc.integer({ min: 0, max: 3 }).map((budget) => ({ op: 'settle' as const, budget })) },
     )
     assertProperty(
       'K3 layered map',
@@ -241,6 +251,14 @@ describe('keyspace representation', () => {
               map.thaw()
               frozen = undefined
               break
+            case 'settle': {
+              // Moves overlay entries back only when not frozen, at most `budget` of them.
+              const before = map.overlaySize
+              const left = map.settleSome(o.budget)
+              expect(left).toBe(map.overlaySize)
+              expect(left).toBe(frozen !== undefined ? before : Math.max(0, before - o.budget))
+              break
+            }
           }
           expect(map.size).toBe(model.size)
           expect([...map.entries()].sort()).toEqual([...model].sort())

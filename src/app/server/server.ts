@@ -29,6 +29,7 @@ import { CommandStats, RateTracker, type ServerContext, type ShutdownOptions } f
 import { ClientHandler, feedMonitors } from './dispatcher.js'
 import { pinoLevel, silentLogger, type Logger } from './logger.js'
 import { InMemoryPersistence, type Persistence } from './persistence.js'
+import { fullGc, IdleGc } from '../../infra/idleGc.js'
 
 /** Redis's reply to a non-loopback client in protected mode (networking.c, 7.0.15). */
 export const PROTECTED_MODE_DENIED =
@@ -66,6 +67,9 @@ export interface RedustServerOptions {
   readonly persistence?: (engine: Engine) => Persistence
 }
 
+/** Overlay entries moved back per 100 ms cron tick (~1–2 ms of work; 1M entries in ~10 s). */
+const OVERLAY_ENTRIES_PER_TICK = 10_000
+
 export class RedustServer {
   readonly engine: Engine
   readonly config: Config
@@ -77,6 +81,10 @@ export class RedustServer {
   private readonly commandsByName = new Map<string, CommandMeta>()
   private bound: ReadonlyArray<AddressInfo> = []
   private readonly timers: Array<ReturnType<typeof setInterval>> = []
+  /** A full GC after a quiet second that followed activity (infra/idleGc.ts). */
+  private readonly idleGc = new IdleGc(fullGc)
+  /** False while a checkpoint's overlay is still being moved back (cron, every 100 ms). */
+  private overlaysSettled = true
   private shutdownPromise: Promise<string | undefined> | undefined
   private resolveStopped!: () => void
   /** Resolves once the server has shut down (SHUTDOWN, a signal, or {@link close}). */
@@ -149,8 +157,14 @@ export class RedustServer {
       this.ctx.rates.ops.sample(this.engine.stats.commandsProcessed, now)
       this.ctx.rates.input.sample(net.netInputBytes, now)
       this.ctx.rates.output.sample(net.netOutputBytes, now)
+      // Redis's databasesCron incrementallyRehash: a bounded step (~1–2 ms) per tick, so the
+      // overlay a checkpoint leaves disappears even when no more writes come to move it.
+      this.overlaysSettled = this.engine.settleOverlays(OVERLAY_ENTRIES_PER_TICK)
     }, 100)
-    const clientsCron = setInterval(() => this.closeIdleClients(), 1000)
+    const clientsCron = setInterval(() => {
+      this.closeIdleClients()
+      this.idleGc.tick(this.engine.stats.commandsProcessed, !this.overlaysSettled)
+    }, 1000)
     sampler.unref()
     clientsCron.unref()
     this.timers.push(sampler, clientsCron)

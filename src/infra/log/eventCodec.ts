@@ -237,6 +237,9 @@ export class PayloadError extends Error {
   }
 }
 
+const badTime = (v: number): string => `time ${v} is not a safe integer`
+const badOffset = (v: number): string => `invalid offset ${v}`
+
 /** A cursor over one frame payload. Every read is bounds-checked against `end`. */
 class ByteReader {
   constructor(
@@ -286,13 +289,7 @@ class ByteReader {
 
   /** A Unix-ms time field: i64, checked with `isEpochMs`. */
   epoch(): number {
-    const at = this.pos
-    const v = this.i64()
-    if (!E.isEpochMs(v)) {
-      this.pos = at
-      this.fail(`time ${v} is not a safe integer`)
-    }
-    return v
+    return this.checkedI64(E.isEpochMs, badTime)
   }
 
   /** A ttl field: u8 0 (no deadline, null) or u8 1 and an `epoch()`. */
@@ -308,11 +305,16 @@ class ByteReader {
 
   /** A byte offset field: i64, checked with `isOffset`. */
   offset(): number {
+    return this.checkedI64(E.isOffset, badOffset)
+  }
+
+  /** An i64 field checked with `ok` (a field predicate of domain/event.ts); fails at its start. */
+  private checkedI64(ok: (n: number) => boolean, problem: (v: number) => string): number {
     const at = this.pos
     const v = this.i64()
-    if (!E.isOffset(v)) {
+    if (!ok(v)) {
       this.pos = at
-      this.fail(`invalid offset ${v}`)
+      this.fail(problem(v))
     }
     return v
   }

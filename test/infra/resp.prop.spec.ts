@@ -52,7 +52,57 @@ const decodeChunked = (stream: Buffer, cuts: ReadonlyArray<number>): string[][] 
   return out
 }
 
+/**
+ * As a socket reading into one static buffer delivers bytes (infra/net/staticReads.ts): every
+ * chunk lands in the same scratch memory, pushed as transient; after a read the client runs at
+ * most `runs[i]` requests (a paused client leaves the rest buffered), the decoder is released and
+ * the scratch memory is scribbled over before the next read.
+ */
+const decodeTransient = (stream: Buffer, cuts: ReadonlyArray<number>, runs: ReadonlyArray<number>): string[][] => {
+  const points = [...cuts].filter((c) => c > 0 && c < stream.length).sort((a, b) => a - b)
+  const scratch = Buffer.alloc(stream.length)
+  const d = new RequestDecoder()
+  const out: string[][] = []
+  const take = (limit: number): void => {
+    for (let n = 0; n < limit; n++) {
+      const r = d.next()
+      if (r === undefined) return
+      if (r instanceof ProtocolError) throw new Error(r.message)
+      out.push(r)
+    }
+  }
+  let from = 0
+  let read = 0
+  for (const to of [...points, stream.length]) {
+    stream.copy(scratch, 0, from, to)
+    d.push(scratch.subarray(0, to - from), true)
+    from = to
+    take(runs[read++ % Math.max(1, runs.length)] ?? Infinity)
+    d.release()
+    scratch.fill(0xaa)
+  }
+  take(Infinity)
+  expect(d.bufferedBytes).toBe(0)
+  return out
+}
+
 describe('request decoding under arbitrary chunking', () => {
+  it('decodes the same when every read lands in one reused buffer, whatever the client runs per read', () => {
+    const requests = fc.array(fc.oneof({ weight: 20, arbitrary: argv }, { weight: 1, arbitrary: bigArgv }), { minLength: 1, maxLength: 12 })
+    fc.assert(
+      fc.property(
+        requests.chain((reqs) => {
+          const stream = Buffer.from(reqs.map(multibulk).join(''), 'latin1')
+          return fc.tuple(fc.constant(reqs), fc.constant(stream), cutsFor(stream.length), fc.array(fc.integer({ min: 0, max: 3 }), { maxLength: 8 }))
+        }),
+        ([reqs, stream, cuts, runs]) => {
+          expect(decodeTransient(stream, cuts, runs)).toEqual(reqs)
+        },
+      ),
+      params,
+    )
+  })
+
   it('decodes any chunking of a multibulk stream to the same argument vectors', () => {
     const requests = fc.array(fc.oneof({ weight: 20, arbitrary: argv }, { weight: 1, arbitrary: bigArgv }), { minLength: 1, maxLength: 12 })
     fc.assert(

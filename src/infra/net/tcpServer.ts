@@ -28,6 +28,7 @@ import type { Reply } from '../../domain/reply.js'
 import { ProtocolError, RequestDecoder } from '../resp/decoder.js'
 import { encodeReply, encodeError, type Protocol } from '../resp/encoder.js'
 import { DEFAULT_CLIENT_QUERY_BUFFER_LIMIT, DEFAULT_PROTO_MAX_BULK_LEN, UNAUTHENTICATED_QUERY_BUFFER_LIMIT } from '../resp/limits.js'
+import { adoptWithStaticReads } from './staticReads.js'
 
 // ---------------------------------------------------------------------------------------------
 // contracts with the application
@@ -108,6 +109,11 @@ export interface TcpServerOptions {
   readonly log?: (level: 'debug' | 'info' | 'warn', message: string, fields?: Record<string, unknown>) => void
   /** Output backpressure limits; defaults in {@link DEFAULT_OUTPUT_LIMITS}. */
   readonly outputLimits?: Partial<OutputLimits>
+  /**
+   * Read sockets into one static buffer (./staticReads.ts; default true). False, or a runtime
+   * without the support, reads through 'data' events.
+   */
+  readonly staticReads?: boolean
 }
 
 /**
@@ -154,6 +160,8 @@ export interface NetStats {
 // the server
 // ---------------------------------------------------------------------------------------------
 
+/** The static read buffer's size: what libuv suggests per read (64 KiB). */
+const READ_BUFFER_BYTES = 64 * 1024
 /** Stop reading from a client while this many replies wait behind unsettled commits. */
 const MAX_HELD_REPLIES = 16 * 1024
 /**
@@ -213,6 +221,13 @@ export class TcpServer {
     return this.budgetWaiters.size
   }
 
+  /** Connections reading into the static buffer (the rest read 'data' events). */
+  get staticReadConnections(): number {
+    let n = 0
+    for (const c of this.connections) if (c.staticReads) n++
+    return n
+  }
+
   /** Number of open client connections. */
   get connectionCount(): number {
     return this.connections.size
@@ -231,7 +246,10 @@ export class TcpServer {
       // The local address of every connection a listener on one specific address accepts:
       // known once it listens, so no getsockname per connection (wildcards still need one).
       let local: string | undefined
-      const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.onSocket(socket, local))
+      // Paused on accept so the socket can be re-wrapped to read into the static buffer.
+      const server = net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, (socket) =>
+        this.onSocket(socket, local),
+      )
       try {
         await new Promise<void>((resolve, reject) => {
           server.once('error', reject)
@@ -278,7 +296,17 @@ export class TcpServer {
     await stopped
   }
 
-  private onSocket(socket: net.Socket, localAddress: string | undefined): void {
+  /**
+   * The buffer every connection's reads land in (./staticReads.ts). One is enough: each read is
+   * decoded, run and released before the next read of any socket starts.
+   */
+  private readonly readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES)
+
+  private onSocket(accepted: net.Socket, localAddress: string | undefined): void {
+    let reader: Connection | undefined
+    const adopted =
+      this.options.staticReads === false ? undefined : adoptWithStaticReads(accepted, this.readBuffer, (bytes) => reader?.onRead(bytes, true))
+    const socket = adopted ?? accepted
     this.stats.totalConnections++
     if (this.connections.size >= this.options.maxClients()) {
       socket.on('error', ignore)
@@ -302,7 +330,8 @@ export class TcpServer {
       return
     }
     this.connections.add(connection)
-    connection.start(handler)
+    if (adopted !== undefined) reader = connection
+    connection.start(handler, adopted === undefined)
   }
 
   /** @internal */
@@ -419,6 +448,8 @@ class Connection implements ConnectionControl {
   private readonly afterWrite = (): void => this.syncPending()
   /** The peer finished sending ('end'). */
   private peerEnded = false
+  /** Reads arrive through the server's static buffer (see {@link start}). */
+  staticReads = false
 
   constructor(
     private readonly socket: net.Socket,
@@ -433,12 +464,20 @@ class Connection implements ConnectionControl {
     this.decoder = new RequestDecoder(server.options.maxBulkLen?.() ?? DEFAULT_PROTO_MAX_BULK_LEN)
   }
 
-  start(handler: ConnectionHandler): void {
+  /**
+   * Starts serving. `dataEvents`: the socket was not re-wrapped for static reads (./staticReads.ts),
+   * so its bytes come as 'data' events; otherwise the server passes them to {@link onRead}.
+   */
+  start(handler: ConnectionHandler, dataEvents: boolean): void {
     this.handler = handler
+    this.staticReads = !dataEvents
     const socket = this.socket
     const keepAlive = this.server.options.tcpKeepAlive?.() ?? 300
     if (keepAlive > 0) socket.setKeepAlive(true, keepAlive * 1000)
-    socket.on('data', (chunk: Buffer) => this.onData(chunk))
+    if (dataEvents) {
+      socket.on('data', (chunk: Buffer) => this.onRead(chunk, false))
+      socket.resume() // accepted paused
+    }
     // The peer finished sending: answer what it sent, then close (allowHalfOpen keeps the
     // writable side open until then).
     socket.on('end', () => {
@@ -498,7 +537,12 @@ class Connection implements ConnectionControl {
   // input
   // -------------------------------------------------------------------------------------------
 
-  private onData(chunk: Buffer): void {
+  /**
+   * Bytes read from the socket. `transient`: they live in the server's static read buffer and
+   * are overwritten by the next read, so the decoder copies whatever it has not consumed.
+   * @internal
+   */
+  onRead(chunk: Buffer, transient: boolean): void {
     if (this.closing || this.destroyed) {
       // Still sending after we finished answering (a client streaming past a protocol error):
       // everything is written, so drop the connection now instead of waiting for the timeout.
@@ -510,8 +554,9 @@ class Connection implements ConnectionControl {
     stats.readsProcessed++
     const maxBulk = this.server.options.maxBulkLen
     if (maxBulk !== undefined) this.decoder.maxBulkLen = maxBulk()
-    this.decoder.push(chunk)
+    this.decoder.push(chunk, transient)
     this.processInput()
+    if (transient) this.decoder.release()
   }
 
   /** Runs every complete request, unless backpressure or a close stops it first. */

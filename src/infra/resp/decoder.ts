@@ -119,6 +119,8 @@ export class RequestDecoder {
   private pos = 0
   private end = 0
   private owned = false
+  /** buf is a transient chunk (a socket's static read buffer): {@link release} must copy it. */
+  private borrowed = false
 
   // Multibulk progress, kept across reads like Redis's c->multibulklen / c->bulklen.
   private reqType: RequestType = RequestType.Unknown
@@ -145,11 +147,15 @@ export class RequestDecoder {
     return this.end - this.pos + this.partsLength + this.argvBytes
   }
 
-  /** Appends bytes read from the socket. The chunk must not be modified afterwards. */
-  push(chunk: Buffer): void {
+  /**
+   * Appends bytes read from the socket. Without `transient`, the chunk must not be modified
+   * afterwards. With `transient` (a static read buffer the next read overwrites), the chunk is
+   * read in place until {@link release}, which the caller must call before the memory is reused.
+   */
+  push(chunk: Buffer, transient = false): void {
     if (chunk.length === 0) return
     if (this.parts !== undefined) {
-      this.parts.push(chunk)
+      this.parts.push(transient ? Buffer.from(chunk) : chunk)
       this.partsLength += chunk.length
       return
     }
@@ -160,6 +166,7 @@ export class RequestDecoder {
       this.pos = 0
       this.end = chunk.length
       this.owned = false
+      this.borrowed = transient
       return
     }
     const needed = leftover + chunk.length
@@ -176,11 +183,35 @@ export class RequestDecoder {
       this.buf.copy(grown, 0, this.pos, this.end)
       this.buf = grown
       this.owned = true
+      this.borrowed = false
     }
     this.pos = 0
     this.end = leftover
     chunk.copy(this.buf, this.end)
     this.end += chunk.length
+  }
+
+  /**
+   * Stops reading a transient chunk in place: copies its unread bytes (a partial request, or
+   * requests a paused client has not run yet) into the decoder's own buffer. Cheap when all of
+   * it was consumed, the usual case.
+   */
+  release(): void {
+    if (!this.borrowed) return
+    this.borrowed = false
+    const leftover = this.end - this.pos
+    if (leftover === 0) {
+      this.buf = EMPTY
+      this.pos = 0
+      this.end = 0
+      return
+    }
+    const own = Buffer.allocUnsafe(Math.max(MIN_CARRY, leftover * 2))
+    this.buf.copy(own, 0, this.pos, this.end)
+    this.buf = own
+    this.pos = 0
+    this.end = leftover
+    this.owned = true
   }
 
   /**
@@ -279,7 +310,9 @@ export class RequestDecoder {
       } else if (this.end - this.pos < need) {
         if (this.bulkLen >= BIG_BULK) {
           // Switch to collecting chunks: the bytes so far become the first part.
-          this.parts = [this.buf.subarray(this.pos, this.end)]
+          const head = this.buf.subarray(this.pos, this.end)
+          this.parts = [this.borrowed ? Buffer.from(head) : head]
+          this.borrowed = false
           this.partsLength = this.end - this.pos
           this.buf = EMPTY
           this.pos = 0

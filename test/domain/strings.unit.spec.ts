@@ -2,12 +2,14 @@
  * The string family, given/when/then: given events folded into a state, when a command is decided
  * at a time `now`, then exactly these events and this reply (Redis 7.0 texts).
  */
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { fold, initialState, lookupCommand } from '../../src/domain/decide.js'
 import * as Keyspace from '../../src/domain/keyspace.js'
 import type { Event } from '../../src/domain/event.js'
 import type { Decision } from '../../src/domain/command.js'
 import type { Reply } from '../../src/domain/reply.js'
+import { assertProperty } from '../support/fc.js'
 
 const NOW = 1_700_000_000_000
 
@@ -175,6 +177,24 @@ describe('INCR family', () => {
   })
   it('INCRBY near int64 limits replies exact 64-bit integers', () =>
     then(run([set('k', '9223372036854775806')], ['INCR', 'k']), [set('k', '9223372036854775807')], int(9223372036854775807n)))
+  it('INCRBY agrees with 64-bit arithmetic on any stored integer and increment (double fast path included)', () => {
+    const INT64_MIN = -(2n ** 63n)
+    const INT64_MAX = 2n ** 63n - 1n
+    // Around the fast path's edges: 15/16-char values, ±2^53, and int64's limits.
+    const edge = fc.constantFrom(0n, 1n, -1n, 10n ** 14n, -(10n ** 14n), 10n ** 15n - 1n, 10n ** 15n, -(10n ** 14n) + 1n, -(10n ** 15n), 2n ** 53n - 1n, 2n ** 53n, -(2n ** 53n), INT64_MAX, INT64_MIN, INT64_MAX - 1n, INT64_MIN + 1n)
+    const int64 = fc.oneof(edge, fc.bigInt({ min: -(10n ** 16n), max: 10n ** 16n }), fc.bigInt({ min: INT64_MIN, max: INT64_MAX }))
+    assertProperty(
+      'INCRBY vs BigInt reference',
+      fc.property(fc.option(int64, { nil: undefined }), int64, (stored, by) => {
+        const given = stored === undefined ? [] : [set('k', stored.toString(), NOW + 5)]
+        const sum = (stored ?? 0n) + by
+        const d = run(given, ['INCRBY', 'k', by.toString()])
+        if (sum > INT64_MAX || sum < INT64_MIN) return then(d, [], err('ERR increment or decrement would overflow'))
+        const reply = Number.isSafeInteger(Number(sum)) ? int(Number(sum)) : int(sum)
+        then(d, [set('k', sum.toString(), stored === undefined ? null : NOW + 5)], reply)
+      }),
+    )
+  })
   it('INCRBYFLOAT computes in long double and formats like Redis (%.17Lf, trailing zeros removed)', () => {
     then(run([set('k', '10.50')], ['INCRBYFLOAT', 'k', '0.1']), [set('k', '10.6')], bulk('10.6'))
     then(run([set('k', '0.1')], ['INCRBYFLOAT', 'k', '0.2']), [set('k', '0.3')], bulk('0.3'))

@@ -75,7 +75,7 @@ const decodeTransient = (stream: Buffer, cuts: ReadonlyArray<number>, runs: Read
   let read = 0
   for (const to of [...points, stream.length]) {
     stream.copy(scratch, 0, from, to)
-    d.push(scratch.subarray(0, to - from), true)
+    d.push(scratch, true, to - from) // the whole buffer: only [0, length) holds this read
     from = to
     take(runs[read++ % Math.max(1, runs.length)] ?? Infinity)
     d.release()

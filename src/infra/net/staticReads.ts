@@ -31,13 +31,13 @@ interface SocketInternals {
 
 /**
  * Re-wraps `accepted` (from a server created with `pauseOnConnect: true`) so reads land in
- * `buffer` and go to `onBytes(bytes)`; returns the socket to use from now on, or `undefined` when
+ * `buffer` and go to `onBytes(buffer, length)` (the bytes are `buffer[0, length)`); returns the socket to use from now on, or `undefined` when
  * the runtime does not support it (then `accepted` is still paused and untouched).
  */
 export const adoptWithStaticReads = (
   accepted: net.Socket,
   buffer: Buffer,
-  onBytes: (bytes: Buffer) => void,
+  onBytes: (buffer: Buffer, length: number) => void,
 ): net.Socket | undefined => {
   const internals = accepted as unknown as SocketInternals
   const handle = internals._handle
@@ -50,7 +50,7 @@ export const adoptWithStaticReads = (
     onread: {
       buffer,
       callback: (bytesRead: number): boolean => {
-        onBytes(buffer.subarray(0, bytesRead))
+        onBytes(buffer, bytesRead)
         return true // pausing is the caller's business (socket.pause())
       },
     },

@@ -162,6 +162,8 @@ export interface NetStats {
 
 /** The static read buffer's size: what libuv suggests per read (64 KiB). */
 const READ_BUFFER_BYTES = 64 * 1024
+/** Held-reply slots a connection keeps for reuse once its queue empties. */
+const HELD_CAPACITY_KEPT = 1024
 /** Stop reading from a client while this many replies wait behind unsettled commits. */
 const MAX_HELD_REPLIES = 16 * 1024
 /**
@@ -305,7 +307,7 @@ export class TcpServer {
   private onSocket(accepted: net.Socket, localAddress: string | undefined): void {
     let reader: Connection | undefined
     const adopted =
-      this.options.staticReads === false ? undefined : adoptWithStaticReads(accepted, this.readBuffer, (bytes) => reader?.onRead(bytes, true))
+      this.options.staticReads === false ? undefined : adoptWithStaticReads(accepted, this.readBuffer, (buffer, length) => reader?.onRead(buffer, true, length))
     const socket = adopted ?? accepted
     this.stats.totalConnections++
     if (this.connections.size >= this.options.maxClients()) {
@@ -395,11 +397,10 @@ export class TcpServer {
 // one connection
 // ---------------------------------------------------------------------------------------------
 
+/** In the queue behind an unsettled commit: close the connection once everything before is sent. */
+const CLOSE: unique symbol = Symbol('close')
 /** An item in the ordered output queue behind an unsettled commit. */
-type Held =
-  | { readonly kind: 'reply'; readonly reply: Reply; readonly proto: Protocol }
-  | { readonly kind: 'deferred'; readonly deferred: Deferred; readonly proto: Protocol }
-  | { readonly kind: 'close' }
+type Held = Reply | Deferred | typeof CLOSE
 
 /** {@link Connection.overloaded}'s answer. */
 type Overload = 0 | 1 | 2
@@ -428,9 +429,19 @@ class Connection implements ConnectionControl {
   private readonly decoder: RequestDecoder
   /** Encoded replies not yet written (flushed at the end of each batch). */
   private out = ''
-  /** Replies behind an unsettled commit, from `heldHead` on. */
-  private held: Held[] = []
+  /**
+   * Replies behind an unsettled commit: `held[heldHead, heldTail)`, each encoded with the
+   * protocol at the same index of `heldProto`. The arrays are reused (slots cleared as they are
+   * released), so a write costs no allocation here.
+   */
+  private readonly held: Held[] = []
+  private readonly heldProto: Protocol[] = []
   private heldHead = 0
+  private heldTail = 0
+  /** The commit the head of `held` waits on (at most one `then` per connection at a time). */
+  private awaited: Promise<void> | undefined = undefined
+  private readonly onAwaitedCommitted = (): void => this.release(true, undefined)
+  private readonly onAwaitedFailed = (err: unknown): void => this.release(false, err)
   /** Set once a close is requested: no more requests are read or run. */
   private closing = false
   private closeAsked = false
@@ -475,7 +486,7 @@ class Connection implements ConnectionControl {
     const keepAlive = this.server.options.tcpKeepAlive?.() ?? 300
     if (keepAlive > 0) socket.setKeepAlive(true, keepAlive * 1000)
     if (dataEvents) {
-      socket.on('data', (chunk: Buffer) => this.onRead(chunk, false))
+      socket.on('data', (chunk: Buffer) => this.onRead(chunk, false, chunk.length))
       socket.resume() // accepted paused
     }
     // The peer finished sending: answer what it sent, then close (allowHalfOpen keeps the
@@ -530,7 +541,7 @@ class Connection implements ConnectionControl {
   }
 
   heldReplies(): number {
-    return this.held.length - this.heldHead
+    return this.heldTail - this.heldHead
   }
 
   // -------------------------------------------------------------------------------------------
@@ -538,11 +549,12 @@ class Connection implements ConnectionControl {
   // -------------------------------------------------------------------------------------------
 
   /**
-   * Bytes read from the socket. `transient`: they live in the server's static read buffer and
-   * are overwritten by the next read, so the decoder copies whatever it has not consumed.
+   * Bytes read from the socket: `chunk[0, length)`. `transient`: they live in the server's static
+   * read buffer and are overwritten by the next read, so the decoder copies whatever it has not
+   * consumed.
    * @internal
    */
-  onRead(chunk: Buffer, transient: boolean): void {
+  onRead(chunk: Buffer, transient: boolean, length: number): void {
     if (this.closing || this.destroyed) {
       // Still sending after we finished answering (a client streaming past a protocol error):
       // everything is written, so drop the connection now instead of waiting for the timeout.
@@ -550,11 +562,11 @@ class Connection implements ConnectionControl {
       return
     }
     const stats = this.server.stats
-    stats.netInputBytes += chunk.length
+    stats.netInputBytes += length
     stats.readsProcessed++
     const maxBulk = this.server.options.maxBulkLen
     if (maxBulk !== undefined) this.decoder.maxBulkLen = maxBulk()
-    this.decoder.push(chunk, transient)
+    this.decoder.push(chunk, transient, length)
     this.processInput()
     if (transient) this.decoder.release()
   }
@@ -622,7 +634,7 @@ class Connection implements ConnectionControl {
    * resume it). Its unflushed batch counts as unsent.
    */
   private overloaded(): Overload {
-    if (this.held.length - this.heldHead > MAX_HELD_REPLIES) return OVER_OWN_LIMIT
+    if (this.heldTail - this.heldHead > MAX_HELD_REPLIES) return OVER_OWN_LIMIT
     const limits = this.server.limits
     const out = this.out.length
     const mine = out + this.socket.writableLength
@@ -690,66 +702,84 @@ class Connection implements ConnectionControl {
 
   /** Queues one outcome behind everything queued before it. */
   private emit(outcome: Reply | Deferred, proto: Protocol): void {
-    if (this.held.length === this.heldHead) {
+    if (this.heldTail === this.heldHead) {
       if (!isDeferred(outcome)) {
         this.out += encodeReply(outcome, proto)
         return
       }
-      this.held.push({ kind: 'deferred', deferred: outcome, proto })
+      this.hold(outcome, proto)
       this.awaitHead()
       return
     }
-    this.held.push(isDeferred(outcome) ? { kind: 'deferred', deferred: outcome, proto } : { kind: 'reply', reply: outcome, proto })
+    this.hold(outcome, proto)
+  }
+
+  private hold(item: Held, proto: Protocol): void {
+    this.held[this.heldTail] = item
+    this.heldProto[this.heldTail] = proto
+    this.heldTail++
+  }
+
+  /** Drops every held reply (the connection is closing or gone). */
+  private clearHeld(): void {
+    this.held.length = 0
+    this.heldProto.length = 0
+    this.heldHead = 0
+    this.heldTail = 0
   }
 
   /** Stops running requests and closes once all replies queued so far are written. */
   private requestClose(): void {
     this.closing = true
     this.closeAsked = true
-    if (this.held.length === this.heldHead) {
+    if (this.heldTail === this.heldHead) {
       this.flush()
       this.endSocket()
     } else {
-      this.held.push({ kind: 'close' })
+      this.hold(CLOSE, 2)
     }
   }
 
   /** Waits for the first held reply's commit, then releases everything it unblocks. */
   private awaitHead(): void {
     const head = this.held[this.heldHead]
-    if (head?.kind !== 'deferred') return
-    const commit = head.deferred.commit
-    commit.then(
-      () => this.release(commit, true, undefined),
-      (err: unknown) => this.release(commit, false, err),
-    )
+    if (this.heldHead === this.heldTail || head === CLOSE || !isDeferred(head!)) return
+    const commit = head.commit
+    this.awaited = commit
+    commit.then(this.onAwaitedCommitted, this.onAwaitedFailed)
   }
 
   /**
    * Encodes held replies in order until one waits on a different, unsettled commit. Replies of
    * the same group commit share one promise, so a whole batch is released in one go.
    */
-  private release(commit: Promise<void>, ok: boolean, err: unknown): void {
+  private release(ok: boolean, err: unknown): void {
+    const commit = this.awaited
+    this.awaited = undefined
     if (this.destroyed) return
     const held = this.held
-    while (this.heldHead < held.length) {
-      const item = held[this.heldHead]!
-      if (item.kind === 'deferred') {
-        if (item.deferred.commit !== commit) break
-        this.out += encodeReply(ok ? item.deferred.reply : item.deferred.failedReply(err), item.proto)
-      } else if (item.kind === 'reply') {
-        this.out += encodeReply(item.reply, item.proto)
-      } else {
-        this.heldHead = held.length
+    while (this.heldHead < this.heldTail) {
+      const i = this.heldHead
+      const item = held[i]!
+      if (item === CLOSE) {
+        this.clearHeld()
         this.flush()
         this.endSocket()
         return
       }
+      if (isDeferred(item)) {
+        if (item.commit !== commit) break
+        this.out += encodeReply(ok ? item.reply : item.failedReply(err), this.heldProto[i]!)
+      } else {
+        this.out += encodeReply(item, this.heldProto[i]!)
+      }
+      held[i] = undefined as unknown as Held // release the reply for the GC
       this.heldHead++
     }
-    if (this.heldHead === held.length) {
-      this.held = []
-      this.heldHead = 0
+    if (this.heldHead === this.heldTail) {
+      // Reuse the slots; after a long pipeline, give its capacity back.
+      if (this.heldTail > HELD_CAPACITY_KEPT) this.clearHeld()
+      else this.heldHead = this.heldTail = 0
     } else {
       this.awaitHead()
     }
@@ -811,8 +841,7 @@ class Connection implements ConnectionControl {
     if (this.destroyed) return
     this.destroyed = true
     this.closing = true
-    this.held = []
-    this.heldHead = 0
+    this.clearHeld()
     const server = this.server
     server.forget(this)
     server.pendingOutput -= this.accounted

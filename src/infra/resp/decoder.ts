@@ -148,15 +148,17 @@ export class RequestDecoder {
   }
 
   /**
-   * Appends bytes read from the socket. Without `transient`, the chunk must not be modified
-   * afterwards. With `transient` (a static read buffer the next read overwrites), the chunk is
-   * read in place until {@link release}, which the caller must call before the memory is reused.
+   * Appends `chunk[0, length)`, bytes read from the socket. Without `transient`, the chunk must
+   * not be modified afterwards. With `transient` (a static read buffer the next read
+   * overwrites), the chunk is read in place until {@link release}, which the caller must call
+   * before the memory is reused.
    */
-  push(chunk: Buffer, transient = false): void {
-    if (chunk.length === 0) return
+  push(chunk: Buffer, transient = false, length = chunk.length): void {
+    if (length === 0) return
     if (this.parts !== undefined) {
-      this.parts.push(transient ? Buffer.from(chunk) : chunk)
-      this.partsLength += chunk.length
+      const bytes = length === chunk.length ? chunk : chunk.subarray(0, length)
+      this.parts.push(transient ? Buffer.from(bytes) : bytes)
+      this.partsLength += length
       return
     }
     const leftover = this.end - this.pos
@@ -164,15 +166,15 @@ export class RequestDecoder {
       // Everything was consumed: read the new chunk in place, without copying.
       this.buf = chunk
       this.pos = 0
-      this.end = chunk.length
+      this.end = length
       this.owned = false
       this.borrowed = transient
       return
     }
-    const needed = leftover + chunk.length
-    if (this.owned && this.buf.length - this.end >= chunk.length) {
-      chunk.copy(this.buf, this.end)
-      this.end += chunk.length
+    const needed = leftover + length
+    if (this.owned && this.buf.length - this.end >= length) {
+      chunk.copy(this.buf, this.end, 0, length)
+      this.end += length
       return
     }
     if (this.owned && this.buf.length >= needed && this.pos >= leftover) {
@@ -187,8 +189,8 @@ export class RequestDecoder {
     }
     this.pos = 0
     this.end = leftover
-    chunk.copy(this.buf, this.end)
-    this.end += chunk.length
+    chunk.copy(this.buf, this.end, 0, length)
+    this.end += length
   }
 
   /**

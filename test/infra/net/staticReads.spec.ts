@@ -42,10 +42,11 @@ describe('adoptWithStaticReads', () => {
     const received: string[] = []
     const adopted: net.Socket[] = []
     const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, (accepted) => {
-      const socket = adoptWithStaticReads(accepted, buffer, (bytes) => {
-        expect(bytes.buffer).toBe(buffer.buffer) // read in place, no allocation
-        received.push(bytes.toString('latin1'))
-        socket!.write(bytes.toString('latin1').toUpperCase())
+      const socket = adoptWithStaticReads(accepted, buffer, (into, length) => {
+        expect(into).toBe(buffer) // read in place, no allocation
+        const text = into.toString('latin1', 0, length)
+        received.push(text)
+        socket!.write(text.toUpperCase())
       })!
       adopted.push(socket)
       socket.on('end', () => socket.end('bye')) // the peer half-closed: answer, then close

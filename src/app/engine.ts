@@ -215,7 +215,8 @@ export class Engine {
     this.lastSeq = options.seq ?? 0
     this.log = options.log ?? new DiscardLog()
     this.clock = options.clock ?? systemClock
-    this.random = options.random ?? (() => (Math.random() * 0x100000000) >>> 0)
+    // An int32 (a small integer to V8: no heap number per command).
+    this.random = options.random ?? (() => (Math.random() * 0x100000000) | 0)
     this.activeExpiryBatch = options.activeExpiryBatch ?? 1000
     for (const ext of options.extensions ?? []) this.registerExtension(ext)
     for (const meta of [...dataCommands, ...TRANSACTION_COMMANDS]) this.knowName(meta.name)

@@ -238,6 +238,8 @@ interface Task {
 }
 
 const SLOW_FSYNC_MS = 2000
+const MIN_BATCH_CAPACITY = 2048
+const MAX_BATCH_CAPACITY = 1024 * 1024
 
 // ---------------------------------------------------------------------------------------------
 // AofLog
@@ -258,6 +260,8 @@ export class AofLog implements EventLog {
   private nextSegmentSeq: number
 
   private collecting: Batch | undefined
+  /** Initial buffer size for the next batch (follows the size of the last one written). */
+  private batchCapacity = MIN_BATCH_CAPACITY
   private flushScheduled = false
   private readonly queue: Array<Batch | Task> = []
   private draining = false
@@ -361,7 +365,7 @@ export class AofLog implements EventLog {
     let batch = this.collecting
     if (batch === undefined || batch.segment !== this.target) {
       if (batch !== undefined) this.queue.push(batch)
-      batch = { kind: 'batch', segment: this.target, w: new ByteWriter(2048), lastSeq: 0, commit: deferred<void>() }
+      batch = { kind: 'batch', segment: this.target, w: new ByteWriter(this.batchCapacity), lastSeq: 0, commit: deferred<void>() }
       this.collecting = batch
       this.scheduleFlush()
     }
@@ -550,6 +554,9 @@ export class AofLog implements EventLog {
     const seg = this.current
     const at = seg.size
     const len = b.w.pos
+    // Size the next batch's buffer for a batch like this one, so a busy turn does not grow it by
+    // doubling (a copy each time): the next power of two, between 2 KiB and 1 MiB.
+    this.batchCapacity = Math.min(MAX_BATCH_CAPACITY, Math.max(MIN_BATCH_CAPACITY, 2 ** Math.ceil(Math.log2(len + 1))))
     try {
       if (seg.fd === undefined) throw new Error('the AOF segment is not open')
       writeFullySync(this.fs, seg.fd, b.w.buf, 0, len, at)

@@ -307,7 +307,9 @@ export class TcpServer {
   private onSocket(accepted: net.Socket, localAddress: string | undefined): void {
     let reader: Connection | undefined
     const adopted =
-      this.options.staticReads === false ? undefined : adoptWithStaticReads(accepted, this.readBuffer, (buffer, length) => reader?.onRead(buffer, true, length))
+      this.options.staticReads === false
+        ? undefined
+        : adoptWithStaticReads(accepted, this.readBuffer, (buffer, length) => reader?.onRead(buffer, true, length))
     const socket = adopted ?? accepted
     this.stats.totalConnections++
     if (this.connections.size >= this.options.maxClients()) {

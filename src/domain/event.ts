@@ -26,7 +26,8 @@ export const ByteString = new t.Type<string, string, unknown>(
   t.identity,
 )
 
-const isByteString = (s: string): boolean => {
+/** Whether every char of `s` is a single byte (U+0000..U+00FF). */
+export const isByteString = (s: string): boolean => {
   for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0xff) return false
   return true
 }

@@ -177,6 +177,19 @@ export class Writer {
     return value === undefined ? undefined : { value, expireAt: d.expires.size === 0 ? null : (d.expires.get(key) ?? null) }
   }
 
+  /**
+   * `put` for a key known to be absent, in a keyspace built from nothing (`builder()`: nothing
+   * to undo): it skips clearing a deadline the key cannot have. Loading a snapshot, where each
+   * key appears once, spent ~15 % of its time on those misses. Anywhere else it is `put`.
+   */
+  putNew(db: number, key: Key, value: Bytes, expireAt: EpochMs | null): void {
+    if (this.undo !== undefined) return this.put(db, key, value, expireAt)
+    const d = this.store.dbs[db]!
+    this.changed++
+    d.values.put(key, value)
+    if (expireAt !== null) d.expires.put(key, expireAt)
+  }
+
   /** Sets a value and its deadline (null: none). */
   put(db: number, key: Key, value: Bytes, expireAt: EpochMs | null): void {
     const d = this.store.dbs[db]!

@@ -15,6 +15,7 @@
  *
  * @category infra
  */
+import { isByteString } from '../../domain/event.js'
 
 // ---------------------------------------------------------------------------------------------
 // writing
@@ -119,7 +120,10 @@ export class JsonOut {
 // reading the canonical entry line
 // ---------------------------------------------------------------------------------------------
 
-/** A parsed entry line; fields are unvalidated (the caller checks them with the io-ts codecs). */
+/**
+ * A parsed entry line. `key` and `value` are byte strings; the numbers are unvalidated (the
+ * caller checks them with the domain's field predicates).
+ */
 export interface RawEntry {
   db: number
   key: string
@@ -193,7 +197,8 @@ class LineCursor {
     if (plain) return buf.toString('latin1', start, p)
     try {
       const s: unknown = JSON.parse(buf.toString('utf8', start - 1, p + 1))
-      return typeof s === 'string' ? s : undefined
+      // Only byte strings (see RawEntry); anything else takes the general path and its error.
+      return typeof s === 'string' && isByteString(s) ? s : undefined
     } catch {
       return undefined
     }

@@ -31,9 +31,10 @@
  *
  * ## Loading (`loadSnapshot`)
  *
- * Read in chunks; each run of whole lines is parsed with one `JSON.parse` (the lines joined into
- * an array) and every entry checked with the io-ts `SnapshotEntry` codec (the edge where disk
- * bytes become domain values); entries go into a fresh keyspace through `Keyspace.builder()`
+ * Read in chunks; each line in the writer's canonical form is read by a byte-level parser
+ * (./jsonBytes.ts) and its fields checked with the predicates the io-ts codecs are built from;
+ * any other line goes through `JSON.parse` and the io-ts `SnapshotEntry` codec (the edge where
+ * disk bytes become domain values); entries go into a fresh keyspace through `Keyspace.builder()`
  * (native maps, nothing to undo). The trailer's count and CRC are verified before the state is
  * returned, and the total number of keys must equal the count (a duplicated line is damage too).
  *
@@ -45,7 +46,7 @@
 import * as path from 'node:path'
 import * as t from 'io-ts'
 import { PathReporter } from 'io-ts/lib/PathReporter.js'
-import { ByteString, DbIndex, Epoch } from '../../domain/event.js'
+import { ByteString, DbIndex, Epoch, isDbIndex, isEpochMs } from '../../domain/event.js'
 import * as Keyspace from '../../domain/keyspace.js'
 import type { State } from '../../domain/keyspace.js'
 import { DATABASE_COUNT } from '../../domain/primitives.js'
@@ -294,12 +295,17 @@ export const loadSnapshot = async (
       while (p < entriesEnd) {
         const nl = buf.indexOf(NEWLINE, p)
         lineNo++
-        let e: unknown = readCanonicalEntry(cursor, p, nl, scratch)
-        if (e === undefined) e = parseLine(p, nl, lineNo)
-        // The edge: every entry is checked with its io-ts codec before it enters the keyspace.
-        if (!SnapshotEntry.is(e)) fail(filePos + p, lineNo, `invalid entry (${report(SnapshotEntry, e)})`)
-        const entry = e as SnapshotEntry
-        w.put(entry.db, entry.key, entry.value, entry.expireAt)
+        // The edge: every entry is checked before it enters the keyspace — a canonical line field
+        // by field with the predicates the io-ts codecs are built from (the strings are byte
+        // strings by construction), anything else with the SnapshotEntry codec itself.
+        let entry: SnapshotEntry | undefined = readCanonicalEntry(cursor, p, nl, scratch)
+        if (entry === undefined || !isDbIndex(entry.db) || (entry.expireAt !== null && !isEpochMs(entry.expireAt))) {
+          const e = parseLine(p, nl, lineNo)
+          if (!SnapshotEntry.is(e)) fail(filePos + p, lineNo, `invalid entry (${report(SnapshotEntry, e)})`)
+          entry = e as SnapshotEntry
+        }
+        // Each key appears once (a duplicate fails the count check below): nothing to clear.
+        w.putNew(entry.db, entry.key, entry.value, entry.expireAt)
         added++
         p = nl + 1
       }

@@ -153,20 +153,45 @@ describe('snapshots', () => {
     await expect(loadSnapshot(nodeFileSystem, path.join(dir, 'dup.jsonl'))).rejects.toThrow(/duplicated keys/)
   })
 
-  it('refuses entries that are not byte strings or valid databases, naming the line', async () => {
+  // Each bad line is in the writer's canonical shape, so the byte-level reader and the field
+  // checks see it first (a line of another shape goes to JSON.parse and the io-ts codec).
+  it.each([
+    ['a database out of range and a key that is not a byte string', '{"db":16,"key":"\\u0100","value":"v","expireAt":null}'],
+    ['a database out of range', '{"db":16,"key":"k","value":"v","expireAt":null}'],
+    ['a key that is not a byte string', '{"db":0,"key":"\\u0100","value":"v","expireAt":null}'],
+    ['a value that is not a byte string', '{"db":0,"key":"k","value":"a\\u20acb","expireAt":null}'],
+    ['a deadline beyond 2^53', '{"db":0,"key":"k","value":"v","expireAt":9007199254740993}'],
+    ['a deadline of 17 digits', '{"db":0,"key":"k","value":"v","expireAt":12345678901234567}'],
+    ['a fractional deadline', '{"db":0,"key":"k","value":"v","expireAt":1.5}'],
+  ])('refuses an entry with %s, naming the line', async (_what, line) => {
     const { crc32cOfText, crcHex } = await import('../../../src/infra/log/crc32c.js')
     const body =
       JSON.stringify({ format: 'redust-snapshot', version: 1, seq: 1, at: EPOCH }) +
       '\n' +
       JSON.stringify({ db: 0, key: 'ok', value: 'v', expireAt: null }) +
       '\n' +
-      JSON.stringify({ db: 16, key: '\u0100', value: 'v', expireAt: null }) +
+      line +
       '\n'
     fs.writeFileSync(path.join(dir, 'bad.jsonl'), body + JSON.stringify({ count: 2, crc32c: crcHex(crc32cOfText(body)) }) + '\n')
     const err = (await loadSnapshot(nodeFileSystem, path.join(dir, 'bad.jsonl')).catch((e: unknown) => e)) as SnapshotError
     expect(err).toBeInstanceOf(SnapshotError)
     expect(err.line).toBe(3)
     expect(err.message).toMatch(/invalid entry/)
+  })
+
+  it('loads canonical entries with escaped bytes and the extreme safe deadlines', async () => {
+    const { crc32cOfText, crcHex } = await import('../../../src/infra/log/crc32c.js')
+    const entries = [
+      { db: 15, key: 'caf\u00e9\n\u0000', value: '\u00ff"\\', expireAt: Number.MAX_SAFE_INTEGER },
+      { db: 0, key: 'k', value: '', expireAt: Number.MIN_SAFE_INTEGER },
+    ]
+    const body = JSON.stringify({ format: 'redust-snapshot', version: 1, seq: 1, at: EPOCH }) + '\n' + entries.map((e) => JSON.stringify(e) + '\n').join('')
+    fs.writeFileSync(path.join(dir, 'ok.jsonl'), body + JSON.stringify({ count: 2, crc32c: crcHex(crc32cOfText(body)) }) + '\n')
+    const loaded = await loadSnapshot(nodeFileSystem, path.join(dir, 'ok.jsonl'))
+    for (const e of entries) {
+      expect(Keyspace.getValue(loaded.state, e.db, e.key)).toBe(e.value)
+      expect(Keyspace.getExpireAt(loaded.state, e.db, e.key)).toBe(e.expireAt)
+    }
   })
 
   it('leaves no temp file behind when writing fails', async () => {

@@ -208,7 +208,9 @@ export class RequestDecoder {
       this.end = 0
       return
     }
-    const own = Buffer.allocUnsafe(Math.max(MIN_CARRY, leftover * 2))
+    // Exactly what is left (as the chunk it replaces held it): a client idling on a partial
+    // request keeps no spare capacity; the next push grows the buffer if it must.
+    const own = Buffer.allocUnsafe(leftover)
     this.buf.copy(own, 0, this.pos, this.end)
     this.buf = own
     this.pos = 0

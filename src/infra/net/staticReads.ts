@@ -3,8 +3,9 @@
  *
  * A plain `net.Socket` allocates an ArrayBuffer for every read (malloc, then a shrinking realloc),
  * wraps it in a Buffer and pushes it through the Readable stream machinery ('data' event,
- * `maybeReadMore` tick). At one read per request that was ~1.5 µs of CPU per command, a quarter
- * of the server's user time on GET at `-P 1` (bench/RESULTS.md, "Reads into a static buffer").
+ * `maybeReadMore` tick). At one read per request that was ~1.5–2 µs of CPU per command, about a
+ * third of the server's user time on GET at `-P 1` (ARCHITECTURE.md, "Reads into one static
+ * buffer"; bench/RESULTS.md, 2026-11-26).
  * Node's `onread` option makes libuv read straight into a caller's buffer and calls back with the
  * byte count, skipping all of it — but `net.Server` does not offer it for the sockets it accepts.
  *
@@ -31,8 +32,9 @@ interface SocketInternals {
 
 /**
  * Re-wraps `accepted` (from a server created with `pauseOnConnect: true`) so reads land in
- * `buffer` and go to `onBytes(buffer, length)` (the bytes are `buffer[0, length)`); returns the socket to use from now on, or `undefined` when
- * the runtime does not support it (then `accepted` is still paused and untouched).
+ * `buffer` and go to `onBytes(buffer, length)`, the bytes being `buffer[0, length)`. Returns the
+ * socket to use from now on, or `undefined` when the runtime does not support it (then
+ * `accepted` is still paused and untouched).
  */
 export const adoptWithStaticReads = (
   accepted: net.Socket,

@@ -34,6 +34,14 @@ const inlineQuoted = (args: ReadonlyArray<string>): string =>
 /** Cut points for a stream of `length` bytes. */
 const cutsFor = (length: number) => fc.uniqueArray(fc.integer({ min: 1, max: Math.max(1, length - 1) }), { maxLength: 40 })
 
+/** Requests (occasionally a big one), their multibulk stream, and cut points for it. */
+const chunkedMultibulk = fc
+  .array(fc.oneof({ weight: 20, arbitrary: argv }, { weight: 1, arbitrary: bigArgv }), { minLength: 1, maxLength: 12 })
+  .chain((reqs) => {
+    const stream = Buffer.from(reqs.map(multibulk).join(''), 'latin1')
+    return fc.tuple(fc.constant(reqs), fc.constant(stream), cutsFor(stream.length))
+  })
+
 const decodeChunked = (stream: Buffer, cuts: ReadonlyArray<number>): string[][] => {
   const points = [...cuts].filter((c) => c > 0 && c < stream.length).sort((a, b) => a - b)
   const d = new RequestDecoder()
@@ -88,33 +96,20 @@ const decodeTransient = (stream: Buffer, cuts: ReadonlyArray<number>, runs: Read
 
 describe('request decoding under arbitrary chunking', () => {
   it('decodes the same when every read lands in one reused buffer, whatever the client runs per read', () => {
-    const requests = fc.array(fc.oneof({ weight: 20, arbitrary: argv }, { weight: 1, arbitrary: bigArgv }), { minLength: 1, maxLength: 12 })
+    const runsPerRead = fc.array(fc.integer({ min: 0, max: 3 }), { maxLength: 8 })
     fc.assert(
-      fc.property(
-        requests.chain((reqs) => {
-          const stream = Buffer.from(reqs.map(multibulk).join(''), 'latin1')
-          return fc.tuple(fc.constant(reqs), fc.constant(stream), cutsFor(stream.length), fc.array(fc.integer({ min: 0, max: 3 }), { maxLength: 8 }))
-        }),
-        ([reqs, stream, cuts, runs]) => {
-          expect(decodeTransient(stream, cuts, runs)).toEqual(reqs)
-        },
-      ),
+      fc.property(chunkedMultibulk, runsPerRead, ([reqs, stream, cuts], runs) => {
+        expect(decodeTransient(stream, cuts, runs)).toEqual(reqs)
+      }),
       params,
     )
   })
 
   it('decodes any chunking of a multibulk stream to the same argument vectors', () => {
-    const requests = fc.array(fc.oneof({ weight: 20, arbitrary: argv }, { weight: 1, arbitrary: bigArgv }), { minLength: 1, maxLength: 12 })
     fc.assert(
-      fc.property(
-        requests.chain((reqs) => {
-          const stream = Buffer.from(reqs.map(multibulk).join(''), 'latin1')
-          return fc.tuple(fc.constant(reqs), fc.constant(stream), cutsFor(stream.length))
-        }),
-        ([reqs, stream, cuts]) => {
-          expect(decodeChunked(stream, cuts)).toEqual(reqs)
-        },
-      ),
+      fc.property(chunkedMultibulk, ([reqs, stream, cuts]) => {
+        expect(decodeChunked(stream, cuts)).toEqual(reqs)
+      }),
       params,
     )
   })

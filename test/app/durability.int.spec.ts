@@ -119,7 +119,11 @@ const crashCopy = (): string => {
   return copy
 }
 
-const open = async (appendfsync: AppendFsync, fsys: FaultyFileSystem, extra: { fsyncIntervalMs?: number } = {}): Promise<AofLog> => {
+const open = async (
+  appendfsync: AppendFsync,
+  fsys: FaultyFileSystem,
+  extra: { fsyncIntervalMs?: number; now?: () => number } = {},
+): Promise<AofLog> => {
   const log = await openLog(dir, { appendfsync, fs: fsys, now: () => EPOCH, ...extra })
   logs.push(log)
   return log
@@ -249,6 +253,73 @@ describe('appendfsync always', () => {
     expect(faulty.maxSyncsInFlight).toBe(1)
     expect(faulty.counts.fdatasync).toBeLessThan(400 / 7 + 1) // group commit: far fewer syncs than records
     expect(log.stats().durableSeq).toBe(400)
+  })
+})
+
+describe('appendfsync always, syncing on the event-loop thread (fdatasyncSync)', () => {
+  it('settles the commit in the turn that wrote its batch: one write, one fdatasync, no thread-pool sync', async () => {
+    const faulty = new FaultyFileSystem(nodeFileSystem, aofOnly).withBlockingFdatasync()
+    const g = gate()
+    faulty.fdatasyncGate = g.wait // would hold a thread-pool sync: none may run
+    const log = await open('always', faulty)
+    const writes = faulty.counts.write
+    const a = track(log.append(rec(1)))
+    const b = track(log.append(rec(2)))
+    await new Promise((r) => setImmediate(r))
+    expect([a.state, b.state]).toEqual(['resolved', 'resolved'])
+    expect(faulty.counts.write - writes).toBe(1)
+    expect(faulty.trace.slice(-2)).toEqual(['write', 'fdatasync'])
+    expect(g.waiting()).toBe(0)
+    expect(log.stats()).toMatchObject({ writtenSeq: 2, durableSeq: 2, fsyncInFlight: false })
+  })
+
+  it('after a sync slower than 5 ms, syncs on the thread pool (replies still wait) until one is fast again', async () => {
+    let clock = EPOCH
+    const inline: number[] = []
+    const faulty = new FaultyFileSystem(nodeFileSystem, aofOnly).withBlockingFdatasync((n) => {
+      inline.push(n)
+      if (inline.length === 1) clock += 6 // the first blocking sync is slow
+    })
+    const g = gate()
+    faulty.fdatasyncGate = g.wait
+    const log = await open('always', faulty, { now: () => clock })
+    await log.append(rec(1)) // blocking, slow
+    expect(inline).toHaveLength(1)
+    const b = track(log.append(rec(2)))
+    await until(() => g.waiting() === 1) // on the pool, held by the gate
+    await turns(10)
+    expect(b.state).toBe('pending')
+    expect(log.stats().fsyncInFlight).toBe(true)
+    const c = track(log.append(rec(3)))
+    await until(() => log.stats().writtenSeq === 3)
+    await turns(5)
+    expect(c.state).toBe('pending') // written while a sync runs: waits for the next one
+    expect(faulty.maxSyncsInFlight).toBe(1)
+    g.open() // the pool sync returns at once (0 ms on the clock): fast again
+    await until(() => b.state !== 'pending' && c.state !== 'pending')
+    expect([b.state, c.state]).toEqual(['resolved', 'resolved'])
+    expect(inline).toHaveLength(2) // c's sync ran blocking again
+    await log.append(rec(4))
+    expect(inline).toHaveLength(3)
+    expect(log.stats().durableSeq).toBe(4)
+  })
+
+  it('a failed blocking sync refuses its commits with MISCONF, acknowledges nothing later and cuts the unsynced records', async () => {
+    const faulty = new FaultyFileSystem(nodeFileSystem, aofOnly).withBlockingFdatasync()
+    const log = await open('always', faulty)
+    await log.append(rec(1))
+    const durableSize = fs.statSync(onlySegment(dir)).size
+    faulty.fail({ op: 'fdatasync', nth: faulty.counts.fdatasync + 1, code: 'EIO' })
+    const a = track(log.append(rec(2)))
+    const b = track(log.append(rec(3)))
+    await expect(log.append(rec(4))).rejects.toThrow(/MISCONF Errors writing to the AOF file: EIO/)
+    expect([a.state, b.state]).toEqual(['rejected', 'rejected'])
+    expect(a.error).toBeInstanceOf(LogWriteError)
+    expect(log.failure()).toBeDefined()
+    await expect(log.append(rec(5))).rejects.toThrow(/MISCONF/)
+    await until(() => fs.statSync(onlySegment(dir)).size === durableSize)
+    await log.close().catch(() => undefined)
+    expect((await recover(dir)).seq).toBe(1)
   })
 })
 

@@ -238,6 +238,11 @@ interface Task {
 }
 
 const SLOW_FSYNC_MS = 2000
+/**
+ * `always`: an fdatasync slower than this (ms) moves the next ones off the event-loop thread
+ * (see `startSync`). Tens of times a healthy sync here (~0.2 ms), far below a client timeout.
+ */
+const INLINE_SYNC_MAX_MS = 5
 const MIN_BATCH_CAPACITY = 2048
 const MAX_BATCH_CAPACITY = 1024 * 1024
 
@@ -277,6 +282,8 @@ export class AofLog implements EventLog {
 
   private syncing: Promise<void> | undefined
   private syncStartedAt = 0
+  /** How long the last fdatasync took (ms). */
+  private lastSyncMs = 0
   private syncWaiters: Batch[] = []
   private dirty = false
   private rotating = false
@@ -613,33 +620,61 @@ export class AofLog implements EventLog {
     this.startSync([])
   }
 
+  /**
+   * One fdatasync of the current segment; settles `waiters` (empty for everysec's periodic sync).
+   *
+   * Under `always`, while the disk is fast, the sync runs on the event-loop thread
+   * (`fdatasyncSync`), as Redis runs it in `beforeSleep`: while the disk works (~0.2 ms here) the
+   * requests of every client pile up in the kernel, and the next loop turn takes them all (~30
+   * SETs per fdatasync with 50 clients). On libuv's pool instead, the loop woke for every request
+   * or two while a sync ran: per 100k SETs 30k–45k loop turns and 4.7k fdatasyncs against Redis's
+   * 3.4k of each, ~5 µs more CPU per SET (bench/RESULTS.md). A sync that took longer than
+   * {@link INLINE_SYNC_MAX_MS} sends the following ones to the pool until one is fast again, so
+   * a stalling disk blocks the loop once rather than on every sync as in Redis.
+   */
   private startSync(waiters: Batch[]): void {
-    this.syncing = this.runSync(waiters)
-  }
-
-  /** One fdatasync of the current segment; settles `waiters`. Never rejects. */
-  private async runSync(waiters: Batch[]): Promise<void> {
     const seg = this.current
     const upTo = this.writtenSeq
     const upToSize = seg.size
-    this.syncStartedAt = this.now()
+    const startedAt = this.now()
+    this.syncStartedAt = startedAt
     this.dirty = false
+    let running: Promise<void> | undefined
     try {
       if (seg.fd === undefined) throw new Error('the AOF segment is not open')
-      await this.fs.fdatasync(seg.fd)
+      if (waiters.length > 0 && this.fs.fdatasyncSync !== undefined && this.lastSyncMs <= INLINE_SYNC_MAX_MS) {
+        this.fs.fdatasyncSync(seg.fd)
+      } else running = this.fs.fdatasync(seg.fd)
+    } catch (err) {
+      this.syncSettled(seg, upTo, upToSize, waiters, startedAt, err ?? new Error('fdatasync failed'))
+      return
+    }
+    if (running === undefined) {
+      this.syncSettled(seg, upTo, upToSize, waiters, startedAt, undefined)
+      return
+    }
+    this.syncing = running.then(
+      () => this.syncSettled(seg, upTo, upToSize, waiters, startedAt, undefined),
+      (err: unknown) => this.syncSettled(seg, upTo, upToSize, waiters, startedAt, err ?? new Error('fdatasync failed')),
+    )
+  }
+
+  /** The end of a sync started by `startSync` (`err` undefined: it succeeded). */
+  private syncSettled(seg: Segment, upTo: number, upToSize: number, waiters: Batch[], startedAt: number, err: unknown): void {
+    this.lastSyncMs = this.now() - startedAt
+    if (err === undefined) {
       // Even if a later write failed meanwhile, these batches were written before this fdatasync
       // started and it succeeded: they are durable.
       this.durableSeq = Math.max(this.durableSeq, upTo)
       seg.durableSize = Math.max(seg.durableSize, upToSize)
       for (const w of waiters) w.commit.resolve()
-    } catch (err) {
+    } else {
       const e = this.fail(`Errors writing to the AOF file: ${describeIoError(err)}`)
       for (const w of waiters) w.commit.reject(e)
       if (this.policy === 'always') this.dropUnsynced(seg)
-    } finally {
-      this.syncing = undefined
-      this.kickSync()
     }
+    this.syncing = undefined
+    this.kickSync()
   }
 
   /**

@@ -141,6 +141,27 @@ export class FaultyFileSystem implements FileSystem {
     }
   }
 
+  /**
+   * The blocking fdatasync, absent until {@link withBlockingFdatasync} (so a log under test uses
+   * the asynchronous, gateable `fdatasync` by default). Counted, traced and failed like
+   * `fdatasync` (a rule on the N-th fdatasync hits either); no gate can hold it.
+   */
+  fdatasyncSync: ((fd: number) => void) | undefined
+
+  /** Offers `fdatasyncSync`; `before(n)` runs ahead of the N-th (advance a fake clock: a slow disk). */
+  withBlockingFdatasync(before: (n: number) => void = () => undefined): this {
+    this.fdatasyncSync = (fd) => {
+      const file = this.fileOf(fd)
+      const rule = this.check('fdatasync', file)
+      if (this.target(file)) before(this.counts.fdatasync)
+      if (rule) throw injected(rule.code, 'fdatasync', file)
+      const inner = this.inner.fdatasyncSync
+      if (inner === undefined) throw new Error('the inner file system has no fdatasyncSync')
+      inner.call(this.inner, fd)
+    }
+    return this
+  }
+
   async ftruncate(fd: number, length: number): Promise<void> {
     const file = this.fileOf(fd)
     const rule = this.check('ftruncate', file)

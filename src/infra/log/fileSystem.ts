@@ -8,11 +8,12 @@
  *
  * Contracts:
  * - Every operation is asynchronous and rejects with the Node `ErrnoException` it got, except
- *   `writeSync`, which blocks and throws it; nothing here retries (a failed fdatasync is not
+ *   `writeSync` and `fdatasyncSync`, which block and throw it; nothing here retries (a failed fdatasync is not
  *   retryable: "fsyncgate", DURABILITY.md §7.3).
  * - `writeSync` is the log's group-commit flush: one write(2) on the event-loop thread at the end
  *   of a loop turn, as Redis writes its AOF buffer in `beforeSleep` (no threadpool round trip
- *   before the replies go out). Everything else (fdatasync above all) stays asynchronous.
+ *   before the replies go out). `fdatasyncSync` is the `always` group commit's sync while the
+ *   disk is fast, as Redis calls it in `beforeSleep`. Everything else stays asynchronous.
  * - `write` and `writeSync` may write fewer bytes than asked (callers loop); `position` is always
  *   explicit, so the writer knows the exact file size after every call and can truncate back to
  *   a frame boundary.
@@ -45,6 +46,12 @@ export interface FileSystem {
   read(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): Promise<number>
   /** Flushes the file's data (and the metadata needed to read it back, such as its size). */
   fdatasync(fd: number): Promise<void>
+  /**
+   * Optional: `fdatasync` on the calling thread, blocking it until the data is durable; throws
+   * the `ErrnoException`. The log's `always` group commit uses it while the disk is fast
+   * (aofLog.ts, `startSync`); without it (fault-injecting test systems) the log uses `fdatasync`.
+   */
+  fdatasyncSync?(fd: number): void
   ftruncate(fd: number, length: number): Promise<void>
   /** The file's size in bytes. */
   fsize(fd: number): Promise<number>
@@ -85,6 +92,7 @@ export const nodeFileSystem: FileSystem = {
   read: (fd, buffer, offset, length, position) =>
     call<number>((cb) => fs.read(fd, buffer, offset, length, position, (err, n) => cb(err, n))),
   fdatasync: (fd) => done((cb) => fs.fdatasync(fd, cb)),
+  fdatasyncSync: (fd) => fs.fdatasyncSync(fd),
   ftruncate: (fd, length) => done((cb) => fs.ftruncate(fd, length, cb)),
   fsize: (fd) => call<number>((cb) => fs.fstat(fd, (err, st) => cb(err, st?.size ?? 0))),
   size: (file) =>

@@ -94,3 +94,33 @@ describe('writeFullySync', () => {
     }
   })
 })
+
+describe('fdatasyncSync', () => {
+  it('node:fs: returns once the data is synced, throws the ErrnoException on a bad descriptor', async () => {
+    const { fd } = await openFile(nodeFileSystem, 'data')
+    const sync = nodeFileSystem.fdatasyncSync
+    if (sync === undefined) throw new Error('nodeFileSystem must offer fdatasyncSync')
+    nodeFileSystem.writeSync(fd, bytes('more'), 0, 4, 4)
+    expect(sync(fd)).toBeUndefined()
+    await nodeFileSystem.close(fd)
+    expect(() => sync(fd)).toThrow(expect.objectContaining({ code: 'EBADF', syscall: 'fdatasync' }))
+  })
+
+  it('fault injection: absent until asked for, then counted, traced and failed like fdatasync', async () => {
+    const faulty = new FaultyFileSystem(nodeFileSystem)
+    expect(faulty.fdatasyncSync).toBeUndefined()
+    const before: number[] = []
+    faulty.withBlockingFdatasync((n) => before.push(n)).fail({ op: 'fdatasync', nth: 3, code: 'EIO' })
+    const { fd } = await openFile(faulty)
+    try {
+      faulty.fdatasyncSync!(fd) // fdatasync #1
+      await faulty.fdatasync(fd) // #2 (asynchronous)
+      expect(() => faulty.fdatasyncSync!(fd)).toThrow(expect.objectContaining({ code: 'EIO', syscall: 'fdatasync' }))
+      expect(faulty.counts.fdatasync).toBe(3)
+      expect(before).toEqual([1, 3])
+      expect(faulty.trace).toEqual(['open', 'fdatasync', 'fdatasync', 'fdatasync'])
+    } finally {
+      await faulty.close(fd)
+    }
+  })
+})

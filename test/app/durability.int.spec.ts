@@ -21,7 +21,7 @@ import { AofLog, CheckpointInProgressError, LogWriteError, type AppendFsync } fr
 import { FaultyFileSystem, type FaultOp } from '../../src/infra/log/faultyFileSystem.js'
 import { nodeFileSystem } from '../../src/infra/log/fileSystem.js'
 import { readManifest } from '../../src/infra/log/logReader.js'
-import { cleanup, EPOCH, onlySegment, openLog, tempDir, writeRecords } from '../infra/support/logFixtures.js'
+import { cleanup, EPOCH, frameEnds, onlySegment, openLog, tempDir, writeRecords } from '../infra/support/logFixtures.js'
 
 // ---------------------------------------------------------------------------------------------
 // helpers
@@ -122,9 +122,11 @@ const crashCopy = (): string => {
 const open = async (
   appendfsync: AppendFsync,
   fsys: FaultyFileSystem,
-  extra: { fsyncIntervalMs?: number; now?: () => number } = {},
+  extra: { fsyncIntervalMs?: number; now?: () => number; preallocateBytes?: number } = {},
 ): Promise<AofLog> => {
-  const log = await openLog(dir, { appendfsync, fs: fsys, now: () => EPOCH, ...extra })
+  // No preallocated zeros unless a test asks: these tests count writes and inject faults on the
+  // N-th one (the zeros' own tests are under "preallocation").
+  const log = await openLog(dir, { appendfsync, fs: fsys, now: () => EPOCH, preallocateBytes: 0, ...extra })
   logs.push(log)
   return log
 }
@@ -320,6 +322,68 @@ describe('appendfsync always, syncing on the event-loop thread (fdatasyncSync)',
     await until(() => fs.statSync(onlySegment(dir)).size === durableSize)
     await log.close().catch(() => undefined)
     expect((await recover(dir)).seq).toBe(1)
+  })
+})
+
+describe('preallocation (zeros written ahead of the records)', () => {
+  const ZEROS = 4096
+  const isZero = (b: Buffer): boolean => b.every((x) => x === 0)
+
+  it('writes zeros past a batch that reaches beyond them, writes later batches into them, and cuts them at close', async () => {
+    const faulty = new FaultyFileSystem(nodeFileSystem, aofOnly)
+    const log = await open('always', faulty, { preallocateBytes: ZEROS })
+    const seg = onlySegment(dir)
+    let writes = faulty.counts.write
+    await log.append(rec(1))
+    expect(faulty.counts.write - writes, 'the zeros, then the batch').toBe(2)
+    let end = frameEnds(seg).at(-1)!
+    expect(fs.statSync(seg).size).toBe(end + ZEROS)
+    expect(isZero(fs.readFileSync(seg).subarray(end))).toBe(true)
+    writes = faulty.counts.write
+    await log.append(rec(2))
+    expect(faulty.counts.write - writes, 'into the zeros: the batch alone').toBe(1)
+    expect(fs.statSync(seg).size).toBe(end + ZEROS)
+    // Fill past the zeros: the batch that crosses their end writes the next ones.
+    let seq = 2
+    while (frameEnds(seg).at(-1)! + 200 < end + ZEROS) await log.append(rec(++seq))
+    writes = faulty.counts.write
+    await Promise.all(Array.from({ length: 5 }, () => log.append(rec(++seq)))) // > 200 bytes: crosses
+    expect(faulty.counts.write - writes).toBe(2)
+    end = frameEnds(seg).at(-1)!
+    expect(fs.statSync(seg).size).toBe(end + ZEROS)
+    expect(log.stats().durableSeq).toBe(seq)
+    await log.close()
+    expect(fs.statSync(seg).size, 'a clean close leaves no zeros').toBe(end)
+    const r = await recover(dir)
+    expect(r.seq).toBe(seq)
+    expect(r.stats.truncatedBytes).toBe(0)
+  })
+
+  it('a crash leaves the zeros: recovery cuts them and keeps every acknowledged record', async () => {
+    const log = await open('always', new FaultyFileSystem(nodeFileSystem, aofOnly), { preallocateBytes: ZEROS })
+    for (let seq = 1; seq <= 20; seq++) await log.append(rec(seq))
+    const copy = crashCopy()
+    const seg = onlySegment(copy)
+    const size = fs.statSync(seg).size
+    const end = frameEnds(seg).at(-1)!
+    expect(size).toBeGreaterThan(end)
+    expect(isZero(fs.readFileSync(seg).subarray(end))).toBe(true)
+    const r = await recover(copy)
+    expect(r.seq).toBe(20)
+    expect(r.stats.truncatedBytes).toBe(size - end)
+    expect(fs.statSync(seg).size).toBe(end) // (the last record, vouched by no later frame, is also copied to a new segment)
+  })
+
+  it('the zeros are part of the batch write: when they fail, the batch is refused (MISCONF) and cut back', async () => {
+    const faulty = new FaultyFileSystem(nodeFileSystem, aofOnly)
+    const log = await open('always', faulty, { preallocateBytes: ZEROS })
+    const seg = onlySegment(dir)
+    const before = fs.statSync(seg).size
+    faulty.fail({ op: 'write', nth: faulty.counts.write + 1, code: 'ENOSPC', partialBytes: 100 })
+    await expect(log.append(rec(1))).rejects.toThrow(/MISCONF Errors writing to the AOF file: ENOSPC/)
+    await until(() => fs.statSync(seg).size === before)
+    await log.close().catch(() => undefined)
+    expect((await recover(dir)).seq).toBe(0)
   })
 })
 

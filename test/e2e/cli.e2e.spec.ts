@@ -187,7 +187,7 @@ describe('beside a running server', () => {
     expect(runs.length).toBeGreaterThan(0)
     for (const { show, dump } of runs) {
       expect(show.code).toBe(0)
-      expect(dump.code).toBe(0)
+      expect(dump.code, dump.stderr).toBe(0)
       // Records come in seq order, once each; a jump is only ever a reported compaction.
       const seqs = lines(show.stdout).map((l) => (JSON.parse(l) as { seq: number }).seq)
       for (let i = 1; i < seqs.length; i++) {

@@ -112,6 +112,12 @@ export interface AofLogOptions {
   readonly fsyncIntervalMs?: number
   /** Entries per snapshot slice (default 2000). */
   readonly snapshotSliceEntries?: number
+  /**
+   * Zeros written ahead of the current segment's end when a batch reaches past them (default
+   * 64 KiB; 0: none), so most fdatasyncs find the file's size unchanged (see `preallocate`).
+   * Keep it well under the recovery's tail tolerance (1 MiB).
+   */
+  readonly preallocateBytes?: number
 }
 
 /**
@@ -217,6 +223,8 @@ interface Segment {
   size: number
   /** Bytes covered by a successful fdatasync (the header alone for a new segment). */
   durableSize: number
+  /** The file's size: `size` plus the zeros written ahead of it (see AofLog `preallocate`). */
+  allocated: number
   /** The file exists on disk. */
   created: boolean
   /** The manifest on disk lists it. */
@@ -238,6 +246,7 @@ interface Task {
 }
 
 const SLOW_FSYNC_MS = 2000
+const DEFAULT_PREALLOCATE_BYTES = 64 * 1024
 /**
  * `always`: an fdatasync slower than this (ms) moves the next ones off the event-loop thread
  * (see `startSync`). Tens of times a healthy sync here (~0.2 ms), far below a client timeout.
@@ -256,6 +265,9 @@ export class AofLog implements EventLog {
   private readonly now: () => number
   private readonly logger: LogSink
   private readonly sliceEntries: number | undefined
+  private readonly preallocateBytes: number
+  /** `preallocateBytes` of zeros, allocated on first use. */
+  private zeros: Buffer | undefined
 
   private manifest: Manifest
   /** The segment writes go to. */
@@ -314,6 +326,7 @@ export class AofLog implements EventLog {
     this.now = opts.now ?? Date.now
     this.logger = opts.logger ?? silentSink
     this.sliceEntries = opts.snapshotSliceEntries
+    this.preallocateBytes = opts.preallocateBytes ?? DEFAULT_PREALLOCATE_BYTES
     this.manifest = position.manifest
     this.current = tail
     this.target = tail
@@ -353,6 +366,7 @@ export class AofLog implements EventLog {
       fd,
       size,
       durableSize: size, // recovery fdatasyncs what it replayed
+      allocated: size,
       created: true,
       listed: true,
     }
@@ -566,6 +580,7 @@ export class AofLog implements EventLog {
     this.batchCapacity = Math.min(MAX_BATCH_CAPACITY, Math.max(MIN_BATCH_CAPACITY, 2 ** Math.ceil(Math.log2(len + 1))))
     try {
       if (seg.fd === undefined) throw new Error('the AOF segment is not open')
+      if (at + len > seg.allocated) this.preallocate(seg.fd, at + len)
       writeFullySync(this.fs, seg.fd, b.w.buf, 0, len, at)
     } catch (err) {
       // Refuse appends from now on; cut any partial frame (earlier short writes of this batch, or
@@ -577,10 +592,14 @@ export class AofLog implements EventLog {
         return undefined
       }
       return this.fs.ftruncate(fd, at).then(
-        () => b.commit.reject(e),
+        () => {
+          seg.allocated = at
+          b.commit.reject(e)
+        },
         () => b.commit.reject(e),
       )
     }
+    if (at + len > seg.allocated) seg.allocated = at + len + this.preallocateBytes
     seg.size = at + len
     this.segmentBytes += len
     this.writtenSeq = b.lastSeq
@@ -593,6 +612,27 @@ export class AofLog implements EventLog {
       b.commit.resolve()
     }
     return undefined
+  }
+
+  /**
+   * Writes `preallocateBytes` of zeros after `end`, where the batch about to be written ends,
+   * which reaches past the zeros written before. Why: appending changes the file's size, so every
+   * fdatasync must also commit the inode through the file system's journal; writing into zeros
+   * already there does not. Measured here (100-byte write + fdatasync, 3000 times): 150–155 µs
+   * and 69 µs of CPU appending, 111–113 µs and 46 µs into zeros; PostgreSQL zero-fills its WAL
+   * segments for the same reason. The zeros reach the disk with the batch's fdatasync (one sync
+   * with the inode per `preallocateBytes` of log).
+   *
+   * The zeros are part of the batch's write: if writing them fails, so does the batch (cut back,
+   * MISCONF), as if the disk had filled up during it. They stay well under the recovery's tail
+   * tolerance (segmentReader.ts): a power loss may garble zeros not yet synced, and garbage
+   * beyond the tolerance refuses start-up. Recovery cuts a zero tail like a torn one; close and
+   * rotation cut it first.
+   */
+  private preallocate(fd: number, end: number): void {
+    const n = this.preallocateBytes
+    if (n <= 0) return
+    writeFullySync(this.fs, fd, (this.zeros ??= Buffer.alloc(n)), 0, n, end)
   }
 
   // -------------------------------------------------------------------------------------------
@@ -692,6 +732,7 @@ export class AofLog implements EventLog {
         await this.fs.ftruncate(seg.fd, seg.durableSize)
         this.segmentBytes -= seg.size - seg.durableSize
         seg.size = seg.durableSize
+        seg.allocated = seg.durableSize
       } catch (err) {
         this.logger.warn({ err: describeIoError(err) }, 'could not cut unsynced records after a failed fdatasync')
       }
@@ -737,6 +778,7 @@ export class AofLog implements EventLog {
       fd: undefined,
       size: 0,
       durableSize: 0,
+      allocated: 0,
       created: false,
       listed: false,
     }
@@ -753,6 +795,7 @@ export class AofLog implements EventLog {
     seg.created = true
     seg.size = SEGMENT_HEADER_BYTES
     seg.durableSize = SEGMENT_HEADER_BYTES
+    seg.allocated = SEGMENT_HEADER_BYTES
     this.segmentBytes += SEGMENT_HEADER_BYTES
   }
 
@@ -768,6 +811,12 @@ export class AofLog implements EventLog {
       // Always sync the old segment before a successor is listed: it may hold records a previous
       // process wrote but never synced (it is not "dirty" in this process).
       if (this.failed === undefined && old.fd !== undefined) this.dirty = true
+      // Only the last segment may end in zeros (recovery cuts them as a tail; anywhere else they
+      // would be damage): cut the preallocated ones before the sync that precedes the listing.
+      if (old.fd !== undefined && old.allocated > old.size) {
+        await this.fs.ftruncate(old.fd, old.size)
+        old.allocated = old.size
+      }
       await this.settleSyncs()
       if (list && this.failed !== undefined) throw new Error(this.failed.reason)
       if (old.fd !== undefined) {
@@ -906,6 +955,17 @@ export class AofLog implements EventLog {
     this.closeBatch()
     let failure: LogFailure | undefined
     await this.runTask(async () => {
+      const seg = this.current
+      if (seg.fd !== undefined && seg.allocated > seg.size) {
+        // A clean shutdown leaves a clean file: no preallocated zeros for recovery to cut.
+        try {
+          await this.fs.ftruncate(seg.fd, seg.size)
+          seg.allocated = seg.size
+          this.dirty = true
+        } catch (err) {
+          this.logger.warn({ err: describeIoError(err) }, 'could not cut the preallocated zeros at close (the next start will)')
+        }
+      }
       await this.settleSyncs()
       failure = this.failed
       if (failure === undefined && this.durableSeq > (this.manifest.durable ?? 0)) {

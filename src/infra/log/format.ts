@@ -21,6 +21,11 @@
  * A segment is created under a temp name, its header written and fdatasynced, then renamed into
  * place and the directory fsynced, so a segment file never exists with a partial header.
  *
+ * The segment being written may end in zeros after its last frame: the writer writes them ahead
+ * of its records so that most fdatasyncs leave the file's size alone (aofLog.ts `preallocate`).
+ * A reader takes the first `len == 0` as the end of the log; close and rotation cut the zeros,
+ * recovery cuts them like a torn tail, and only the last segment may have them.
+ *
  * ## Frame (40-byte header + payload)
  *
  * | off | size | field                                                                  |

@@ -10,7 +10,8 @@
  *
  * - `clean`: the prefix is the whole file.
  * - `torn`: what follows is what a crash can leave after the last synced record —
- *   - every remaining byte is zero (the power-loss zero fill), or
+ *   - every remaining byte is zero (the power-loss zero fill, or the writer's preallocated
+ *     zeros: aofLog.ts `preallocate`), or
  *   - at most `tailTolerance` bytes of garbage in which no valid frame starts at any byte
  *     offset (an interrupted append), or
  *   - valid frames follow, but none of them was written after the damaged frame was durable
@@ -21,6 +22,9 @@
  *   follows (a flipped bit or an overwritten record in synced data), a CRC-valid frame with the
  *   wrong lsn or an undecodable payload, or more frameless garbage than the tolerance. Recovery
  *   refuses to start.
+ *
+ * Zeros at the very end of the file are set aside before the last two rules are applied: they
+ * are what the writer's preallocation (or a zero fill) leaves after an interrupted append.
  *
  * The resync search tries every byte offset after the stop point: a cheap filter (plausible
  * length, lsn in the range still possible) then the CRC; then it walks valid frames by length.
@@ -181,7 +185,7 @@ const readAt = async (fsys: FileSystem, fd: number, buf: Buffer, offset: number,
 }
 
 const scanOpen = async (fsys: FileSystem, fd: number, file: string, opts: ScanOptions): Promise<SegmentScan> => {
-  const size = await fsys.fsize(fd)
+  let size = await fsys.fsize(fd)
   const headerBuf = Buffer.alloc(SEGMENT_HEADER_BYTES)
   const got = await readAt(fsys, fd, headerBuf, 0, SEGMENT_HEADER_BYTES, 0)
   const header = decodeSegmentHeader(headerBuf.subarray(0, got))
@@ -230,7 +234,14 @@ const scanOpen = async (fsys: FileSystem, fd: number, file: string, opts: ScanOp
     bufLen = keep
     const want = Math.min(buf.length, size - pos) - bufLen
     if (want > 0) bufLen += await readAt(fsys, fd, buf, bufLen, want, pos + bufLen)
-    if (bufLen < need) throw new Error(`${file}: file shrank while being scanned`)
+    if (bufLen < need) {
+      // Shorter than when the scan began: a live writer cut the zeros it writes ahead of its
+      // records (aofLog.ts, at rotation and close). Go on to the new end; anything cut before
+      // what was already read is another matter.
+      const now = await fsys.fsize(fd)
+      if (now < pos + bufLen) throw new Error(`${file}: file shrank while being scanned`)
+      size = Math.min(size, now)
+    }
   }
 
   const untilLsn = opts.untilLsn ?? Number.POSITIVE_INFINITY
@@ -368,14 +379,22 @@ const classifyTail = async (
   // A CRC-valid frame that is wrong (bad lsn, unreadable kind or payload) was written whole:
   // that is never an interrupted append.
   if (reason === 'sequence' || reason === 'unsupported' || reason === 'payload') return { tail: 'corrupt' }
-  const rest = size - from
-  if (await allZero(fsys, fd, from, size)) return { tail: 'torn', note: `${rest} zero bytes follow (zero-filled tail)` }
+  // Zeros at the very end are the writer's preallocation or a power loss's zero fill: they do not
+  // count against the tolerance. (The search for frames still runs to the end of the file: a
+  // frame's own last bytes may be zeros.)
+  const dataEnd = await endOfNonZero(fsys, fd, from, size)
+  const zeros = size - dataEnd
+  if (dataEnd === from) return { tail: 'torn', note: `${zeros} zero bytes follow (zero-filled tail)` }
+  const rest = dataEnd - from
+  // A few zeros are as likely the end of a cut-off record as a fill: name only a run of a sector.
+  const shown = zeros < 512 ? size - from : rest
+  const thenZeros = zeros < 512 ? '' : `, then ${zeros} zero bytes`
   const after = await framesAfter(fsys, fd, from, size, lsn, seed)
   if (after.first === undefined) {
     if (rest > tolerance) {
-      return { tail: 'corrupt', note: `${rest} bytes follow, more than the ${tolerance}-byte tail tolerance` }
+      return { tail: 'corrupt', note: `${shown} bytes follow${thenZeros}, more than the ${tolerance}-byte tail tolerance` }
     }
-    return { tail: 'torn', note: `${rest} bytes of an incomplete append follow` }
+    return { tail: 'torn', note: `${shown} bytes of an incomplete append follow${thenZeros}` }
   }
   const resync = { offset: after.first.offset, lsn: after.first.lsn }
   const v = after.vouching
@@ -397,15 +416,16 @@ const classifyTail = async (
   }
 }
 
-const allZero = async (fsys: FileSystem, fd: number, from: number, size: number): Promise<boolean> => {
+/** The offset just past the last non-zero byte in [from, size), or `from` if there is none. */
+const endOfNonZero = async (fsys: FileSystem, fd: number, from: number, size: number): Promise<number> => {
   const chunk = Buffer.allocUnsafe(Math.min(1024 * 1024, size - from))
-  for (let pos = from; pos < size; ) {
-    const n = await readAt(fsys, fd, chunk, 0, Math.min(chunk.length, size - pos), pos)
-    if (n === 0) return true
-    for (let i = 0; i < n; i++) if (chunk[i] !== 0) return false
-    pos += n
+  for (let end = size; end > from; ) {
+    const start = Math.max(from, end - chunk.length)
+    const n = await readAt(fsys, fd, chunk, 0, end - start, start)
+    for (let i = n - 1; i >= 0; i--) if (chunk[i] !== 0) return start + i + 1
+    end = start
   }
-  return true
+  return from
 }
 
 /**

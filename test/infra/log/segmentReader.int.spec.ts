@@ -82,3 +82,48 @@ describe('scanSegment', () => {
     await expect(scanSegment(nodeFileSystem, `${dir}/x.aof`)).rejects.toBeInstanceOf(SegmentHeaderError)
   })
 })
+
+describe('zeros after the records (the writer preallocates them)', () => {
+  const withZeros = async (zeros: number): Promise<{ file: string; end: number }> => {
+    await writeRecords(dir, records(), 1, { crashed: true, preallocateBytes: 0 })
+    const file = onlySegment(dir)
+    const end = frameEnds(file).at(-1)!
+    fs.appendFileSync(file, Buffer.alloc(zeros))
+    return { file, end }
+  }
+
+  it('a zero tail of any size is torn, not counted against the tolerance', async () => {
+    const { file, end } = await withZeros(3 * 1024 * 1024)
+    const scan = await scanSegment(nodeFileSystem, file, { tailTolerance: 1024 })
+    expect(scan).toMatchObject({ end, tail: 'torn', tailBytes: 3 * 1024 * 1024 })
+  })
+
+  it('an interrupted append inside the zeros is torn when its bytes are within the tolerance', async () => {
+    const { file, end } = await withZeros(256 * 1024)
+    const fd = fs.openSync(file, 'r+')
+    fs.writeSync(fd, Buffer.from('partial frame bytes'), 0, 19, end) // a frame cut short, then zeros
+    fs.closeSync(fd)
+    expect(await scanSegment(nodeFileSystem, file, { tailTolerance: 1024 })).toMatchObject({ end, tail: 'torn' })
+    expect((await scanSegment(nodeFileSystem, file, { tailTolerance: 16 })).tail).toBe('corrupt')
+  })
+
+  it('a live writer cutting its zeros while the scan reads (rotation, close) ends the scan cleanly at the new end', async () => {
+    const { file, end } = await withZeros(64 * 1024)
+    let cut = false
+    const cutting = {
+      ...nodeFileSystem,
+      read: async (fd: number, buffer: Uint8Array, offset: number, length: number, position: number): Promise<number> => {
+        if (!cut && position > 64) {
+          cut = true
+          fs.truncateSync(file, end)
+        }
+        return nodeFileSystem.read(fd, buffer, offset, length, position)
+      },
+    }
+    const seen: number[] = []
+    const scan = await scanSegment(cutting, file, { chunkBytes: 256, onFrame: (f) => void seen.push(f.lsn) })
+    expect(cut).toBe(true)
+    expect(scan).toMatchObject({ end, tail: 'clean', size: end })
+    expect(seen).toEqual(records().map((r) => r.seq))
+  })
+})

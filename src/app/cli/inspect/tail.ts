@@ -159,7 +159,9 @@ export class LogTailer {
         const problem = checkLength(len, n - at)
         if (problem === 'incomplete') break
         const bad = (why: string): void => this.warn(`warning: ${cur.entry.file}: ${why} at byte offset ${cur.pos + at} (record seq ${this.nextSeq}); waiting`)
-        if (problem !== undefined) return bad(problem === 'zero-length' ? 'frame length is 0' : `frame length ${len} is out of bounds`)
+        // Zeros: the end of what the server has written so far (it writes ahead of its records).
+        if (problem === 'zero-length') return
+        if (problem !== undefined) return bad(`frame length ${len} is out of bounds`)
         if (!checksumMatches(buf, at, len, cur.seed)) return bad('frame checksum mismatch')
         const h = readFrameHeader(buf, at, len)
         if (h.lsn < this.nextSeq) {

@@ -200,6 +200,26 @@ describe('beside a running server', () => {
     const final = await cli('log', 'verify', '--dir', live)
     expect(final.code).toBe(0)
   })
+
+  it('log verify: the zeros a running server writes ahead of its records are not damage (exit 0)', async () => {
+    const live = track(tempDir())
+    const server = await DirServer.open(live)
+    try {
+      for (let i = 1; i <= 3; i++) await server.run('SET', `k${i}`, 'v')
+      const r = await cli('log', 'verify', '--dir', live)
+      expect(r.code, r.stdout).toBe(0)
+      expect(lines(r.stdout)).toEqual([
+        'MANIFEST: ok (no snapshot, 1 segment)',
+        expect.stringMatching(
+          /^log-00000001\.aof: ok \(seq 1\.\.3, 3 records, 3 events, [\d,]+ bytes; then [\d,]+ zero bytes, written ahead by a running server or left by a power loss: start-up cuts them\)$/,
+        ),
+        'result: intact (last seq 3)',
+      ])
+    } finally {
+      await server.close()
+    }
+    expect(lines((await cli('log', 'verify', '--dir', live)).stdout)[1]).toMatch(/^log-00000001\.aof: ok \(seq 1\.\.3, 3 records, 3 events, [\d,]+ bytes\)$/)
+  })
 })
 
 // ---------------------------------------------------------------------------------------------

@@ -65,6 +65,8 @@ export interface LogProblem {
   readonly detail: string
   /** Bytes from `offset` to the end of the file. */
   readonly tailBytes: number
+  /** A torn tail that is only zeros (SegmentScan.zeroTail): nothing but the zeros is cut. */
+  readonly zeroFilled?: boolean
 }
 
 export interface SegmentReport {
@@ -217,7 +219,7 @@ export const walkLog = async (
             ? `${scan.stop.cause}${scan.resync === undefined ? '' : `; a valid frame (seq ${scan.resync.lsn}) follows at offset ${scan.resync.offset}`}` +
               `; the manifest records seq ${durable} as durable, so this damages synced data: it is not a torn tail`
             : scan.stop.detail
-      problem = at(torn ? 'torn-tail' : 'corrupt-frame', scan.end, scan.stop.lsn, detail, scan.tailBytes)
+      problem = { ...at(torn ? 'torn-tail' : 'corrupt-frame', scan.end, scan.stop.lsn, detail, scan.tailBytes), ...(torn && scan.zeroTail ? { zeroFilled: true } : {}) }
       break
     }
     expectedFirst = scan.lastLsn + 1

@@ -116,6 +116,11 @@ export interface SegmentScan {
   readonly tail: TailClass
   /** Bytes after `end` (what a truncation discards). */
   readonly tailBytes: number
+  /**
+   * Every byte after `end` is zero (and there is at least one): what a running writer's
+   * preallocation leaves (aofLog.ts `preallocate`), or a power loss's zero fill.
+   */
+  readonly zeroTail: boolean
   /** For a corrupt tail: a valid frame found after the stop point, if any. */
   readonly resync?: { readonly offset: number; readonly lsn: number }
 }
@@ -328,9 +333,11 @@ const scanOpen = async (fsys: FileSystem, fd: number, file: string, opts: ScanOp
   const tailBytes = size - end
   let tail: TailClass = 'clean'
   let resync: { offset: number; lsn: number } | undefined
+  let zeroTail = false
   if (reason !== 'eof' && reason !== 'stopped' && reason !== 'limit') {
     const verdict = await classifyTail(fsys, fd, end, size, lsn, seed, reason, opts.tailTolerance ?? DEFAULT_TAIL_TOLERANCE)
     tail = verdict.tail
+    zeroTail = verdict.zeros === true
     resync = verdict.resync
     if (verdict.note !== undefined) tailNote = verdict.note
   }
@@ -345,6 +352,7 @@ const scanOpen = async (fsys: FileSystem, fd: number, file: string, opts: ScanOp
     stop: { reason, offset: end, lsn, detail: tailNote === undefined ? detail : `${detail}; ${tailNote}`, cause: detail },
     tail,
     tailBytes,
+    zeroTail,
     ...(resync === undefined ? {} : { resync }),
   }
 }
@@ -355,6 +363,7 @@ const scanOpen = async (fsys: FileSystem, fd: number, file: string, opts: ScanOp
 
 interface Verdict {
   readonly tail: TailClass
+  readonly zeros?: true
   readonly note?: string
   readonly resync?: { offset: number; lsn: number }
 }
@@ -384,7 +393,7 @@ const classifyTail = async (
   // frame's own last bytes may be zeros.)
   const dataEnd = await endOfNonZero(fsys, fd, from, size)
   const zeros = size - dataEnd
-  if (dataEnd === from) return { tail: 'torn', note: `${zeros} zero bytes follow (zero-filled tail)` }
+  if (dataEnd === from) return { tail: 'torn', zeros: true, note: `${zeros} zero bytes follow (zero-filled tail)` }
   const rest = dataEnd - from
   // A few zeros are as likely the end of a cut-off record as a fill: name only a run of a sector.
   const shown = zeros < 512 ? size - from : rest

@@ -63,6 +63,8 @@ interface SegmentLine {
   readonly records: number
   readonly events: number
   readonly bytes: number
+  /** Zeros after the last record (included in `bytes`): see `checkDataDir`. */
+  readonly zeroBytes?: number
   readonly detail?: string
 }
 
@@ -188,7 +190,10 @@ export const checkDataDir = async (dir: string): Promise<{ report: VerifyReport;
       events.set(where.file, (events.get(where.file) ?? 0) + r.events.length)
     },
   })
-  const problem = walk.problem
+  // Only zeros after the last record: what a running server writes ahead of its records (or a
+  // power loss's zero fill). Start-up cuts them and no record is lost: not damage.
+  const zeros = walk.problem?.kind === 'torn-tail' && walk.problem.zeroFilled === true ? walk.problem : undefined
+  const problem = zeros === undefined ? walk.problem : undefined
   const segments: SegmentLine[] = []
   let after: { records: number; firstSeq: number | undefined; lastSeq: number | undefined } | null = null
   const addAfter = (a: AfterDamage): void => {
@@ -205,7 +210,14 @@ export const checkDataDir = async (dir: string): Promise<{ report: VerifyReport;
     // A segment is read only up to the next listed one's first seq (as walkLog does).
     const untilSeq = manifest.segments[i + 1]?.firstLsn ?? Infinity
     if (i < walk.segments.length && (problem === undefined || problem.segment !== i)) {
-      segments.push({ ...base, status: 'ok', lastSeq: scan!.lastLsn, records: scan!.records, bytes: scan!.size })
+      segments.push({
+        ...base,
+        status: 'ok',
+        lastSeq: scan!.lastLsn,
+        records: scan!.records,
+        bytes: scan!.size,
+        ...(zeros?.segment === i ? { zeroBytes: zeros.tailBytes } : {}),
+      })
       continue
     }
     if (problem !== undefined && problem.segment === i) {
@@ -301,13 +313,18 @@ export const renderReport = (r: VerifyReport): string[] => {
   for (const s of r.segments) {
     const what = `${seqRange(s.firstSeq, s.lastSeq)}, ${plural(s.records, 'record')}`
     switch (s.status) {
-      case 'ok':
+      case 'ok': {
+        const zeros =
+          s.zeroBytes === undefined
+            ? ''
+            : `; then ${plural(s.zeroBytes, 'zero byte')}, written ahead by a running server or left by a power loss: start-up cuts them`
         out.push(
           s.records === 0
-            ? `${s.file}: ok (no records yet, the next is seq ${s.firstSeq}, ${count(s.bytes)} bytes)`
-            : `${s.file}: ok (${what}, ${plural(s.events, 'event')}, ${count(s.bytes)} bytes)`,
+            ? `${s.file}: ok (no records yet, the next is seq ${s.firstSeq}, ${count(s.bytes)} bytes${zeros})`
+            : `${s.file}: ok (${what}, ${plural(s.events, 'event')}, ${count(s.bytes)} bytes${zeros})`,
         )
         break
+      }
       case 'damaged':
         out.push(`${s.file}: DAMAGED: ${s.lastSeq < s.firstSeq ? 'no intact record' : `${what} intact`}, then ${s.detail}`)
         break

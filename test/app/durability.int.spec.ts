@@ -374,6 +374,20 @@ describe('preallocation (zeros written ahead of the records)', () => {
     expect(fs.statSync(seg).size).toBe(end) // (the last record, vouched by no later frame, is also copied to a new segment)
   })
 
+  it('rotation syncs the old segment\'s records, then cuts its zeros durably, before the next segment is listed', async () => {
+    const faulty = new FaultyFileSystem(nodeFileSystem, (f) => f.endsWith('log-00000001.aof'))
+    const log = await open('everysec', faulty, { preallocateBytes: ZEROS, fsyncIntervalMs: 0x7fffffff })
+    const records = [rec(1), rec(2)]
+    for (const r of records) await log.append(r)
+    const from = faulty.trace.length
+    await log.checkpoint(() => Keyspace.capture(foldRecords(records)), 2)
+    // The records' sync comes first (a slow cut must not hold them unsynced past everysec's window).
+    expect(faulty.trace.slice(from)).toEqual(['fdatasync', 'ftruncate', 'fdatasync', 'unlink']) // then compaction deletes it
+    await log.append(rec(3))
+    await log.close()
+    expect((await recover(dir)).seq).toBe(3)
+  })
+
   it('the zeros are part of the batch write: when they fail, the batch is refused (MISCONF) and cut back', async () => {
     const faulty = new FaultyFileSystem(nodeFileSystem, aofOnly)
     const log = await open('always', faulty, { preallocateBytes: ZEROS })

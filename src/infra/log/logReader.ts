@@ -219,7 +219,10 @@ export const walkLog = async (
             ? `${scan.stop.cause}${scan.resync === undefined ? '' : `; a valid frame (seq ${scan.resync.lsn}) follows at offset ${scan.resync.offset}`}` +
               `; the manifest records seq ${durable} as durable, so this damages synced data: it is not a torn tail`
             : scan.stop.detail
-      problem = { ...at(torn ? 'torn-tail' : 'corrupt-frame', scan.end, scan.stop.lsn, detail, scan.tailBytes), ...(torn && scan.zeroTail ? { zeroFilled: true } : {}) }
+      problem = {
+        ...at(torn ? 'torn-tail' : 'corrupt-frame', scan.end, scan.stop.lsn, detail, scan.tailBytes),
+        ...(torn && scan.zeroTail ? { zeroFilled: true } : {}),
+      }
       break
     }
     expectedFirst = scan.lastLsn + 1

@@ -11,7 +11,7 @@
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import type { Event } from '../../src/domain/event.js'
+import { rangeOverwritten, valueAppended, valueSet, type Event } from '../../src/domain/event.js'
 import { applyEvent, evolve, fold, overwriteRange } from '../../src/domain/evolve.js'
 import * as Keyspace from '../../src/domain/keyspace.js'
 import { LayeredMap } from '../../src/domain/layeredMap.js'
@@ -110,7 +110,7 @@ const sameContents = (actual: Model, expected: Model): void => {
 const captureContents = (c: Keyspace.Capture): Model =>
   c.dbs.map((d) => {
     const out = new Map<string, ModelEntry>()
-    for (const [key, value] of d.values) out.set(key, { value, expireAt: d.expires.get(key) ?? null })
+    for (const [key, value] of d.values) out.set(key, { value: Keyspace.valueBytes(value), expireAt: d.expires.get(key) ?? null })
     return out
   })
 
@@ -197,6 +197,40 @@ describe('keyspace representation', () => {
         },
       ),
     )
+  })
+
+  it('K4: a value reads back as written through every read, whatever its length and bytes (short values are stored packed)', () => {
+    const edge = [0x00, 0x01, 0x7f, 0x80, 0xfe, 0xff]
+    const values = ['', 'a', '\x00', '\xff', 'xxx', '\x00\x00\x00', '\xff\xff\xff', '1234', '\x00\x00\x00\x00']
+    for (const a of edge) for (const b of edge) values.push(String.fromCharCode(a, b), String.fromCharCode(a, b, a), String.fromCharCode(b, a, b, a))
+    const keys = values.map((_, i) => `k${i}`)
+    const state = fold(Keyspace.emptyState, values.map((v, i) => valueSet(i % 3, keys[i]!, v, i % 2 === 0 ? null : 1_700_000_000_000 + i)))
+    const owned = Keyspace.updateOwned(evolve(Keyspace.emptyState, valueSet(0, 'seed', 'x', null)), (w) => {
+      for (const [i, v] of values.entries()) w.put(i % 3, keys[i]!, v, null)
+    })
+    const built = Keyspace.builder()
+    for (const [i, v] of values.entries()) built.writer.putNew(i % 3, keys[i]!, v, null)
+    const loaded = built.finish()
+    const c = Keyspace.capture(state)
+    try {
+      for (const [i, v] of values.entries()) {
+        const db = i % 3
+        expect(Keyspace.getValue(state, db, keys[i]!)).toBe(v)
+        expect(Keyspace.getEntry(state, db, keys[i]!)?.value).toBe(v)
+        expect(Keyspace.getValue(owned, db, keys[i]!)).toBe(v)
+        expect(Keyspace.getValue(loaded, db, keys[i]!)).toBe(v)
+        expect(new Map(Keyspace.entriesOf(state, db)).get(keys[i]!)).toBe(v)
+        expect(Keyspace.entriesSorted(state, db).find(([k]) => k === keys[i])?.[1].value).toBe(v)
+        expect(Keyspace.valueBytes(c.dbs[db]!.values.get(keys[i]!)!)).toBe(v)
+      }
+    } finally {
+      Keyspace.release(c)
+    }
+    // Appending to and overwriting ranges of packed values unpacks them first.
+    let s = fold(Keyspace.emptyState, [valueSet(0, 'k', '\xff\x00', null), valueAppended(0, 'k', '\x01')])
+    expect(Keyspace.getValue(s, 0, 'k')).toBe('\xff\x00\x01')
+    s = evolve(s, rangeOverwritten(0, 'k', 1, '\x80\x80\x80'))
+    expect(Keyspace.getValue(s, 0, 'k')).toBe('\xff\x80\x80\x80')
   })
 
   it('updateOwned equals update, and the state it gave up can no longer be read', () => {

@@ -181,7 +181,7 @@ export const writeCaptured = async (
         out.bytes(KEY_FIELD)
         out.byteString(key)
         out.bytes(VALUE_FIELD)
-        out.byteString(value)
+        out.byteString(Keyspace.valueBytes(value))
         out.bytes(EXPIRE_FIELD)
         const expireAt = deadlines?.get(key)
         if (expireAt === undefined) out.bytes(NO_EXPIRY_END)

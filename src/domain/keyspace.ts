@@ -24,6 +24,7 @@
  *
  * @category model
  */
+import { fnv1a } from './keyTable.js'
 import { LayeredMap } from './layeredMap.js'
 import { DATABASE_COUNT, type Bytes, type EpochMs, type Key } from './primitives.js'
 
@@ -543,14 +544,7 @@ export const settleOverlays = (state: State, budget: number): boolean => {
 // ---------------------------------------------------------------------------------------------
 
 /** 32-bit FNV-1a of a byte string: the SCAN cursor space. */
-export const keyHash = (key: Key): number => {
-  let h = 0x811c9dc5
-  for (let i = 0; i < key.length; i++) {
-    h ^= key.charCodeAt(i)
-    h = Math.imul(h, 0x01000193)
-  }
-  return h >>> 0
-}
+export const keyHash: (key: Key) => number = fnv1a
 
 interface HashOrder {
   readonly hashes: Float64Array

@@ -1,8 +1,8 @@
 /**
- * A native `Map` that a reader can **freeze** in O(1) while writers carry on: the keyspace's
+ * A map from byte-string keys that a reader can **freeze** in O(1) while writers carry on: the keyspace's
  * answer to Redis's `fork()` for snapshots (ARCHITECTURE.md, "State representation").
  *
- * - Normally every operation goes straight to one native Map (`base`).
+ * - Normally every operation goes straight to one table (`base`, a {@link KeyTable}).
  * - `freeze()` hands `base` to a reader (the snapshot writer) and promises it will not change:
  *   from then on writes go to a second Map (`delta`; deletions are tombstones), reads look in
  *   `delta` first.
@@ -15,6 +15,8 @@
  * @category model
  */
 
+import { KeyTable } from './keyTable.js'
+
 const TOMBSTONE: unique symbol = Symbol('deleted')
 type Slot<V> = V | typeof TOMBSTONE
 
@@ -22,7 +24,7 @@ type Slot<V> = V | typeof TOMBSTONE
 const MIGRATE_PER_WRITE = 4
 
 export class LayeredMap<V> {
-  private base = new Map<string, V>()
+  private base = new KeyTable<V>()
   /** Writes made since the last freeze; null when empty (the plain, fast state). */
   private delta: Map<string, Slot<V>> | null = null
   private frozen = false
@@ -58,11 +60,7 @@ export class LayeredMap<V> {
   set(key: string, value: V): V | undefined {
     this.version++
     const delta = this.delta
-    if (delta === null) {
-      const prev = this.base.get(key)
-      this.base.set(key, value)
-      return prev
-    }
+    if (delta === null) return this.base.swap(key, value)
     const prev = this.get(key)
     if (prev === undefined) this.count++
     if (this.frozen) delta.set(key, value)
@@ -78,7 +76,7 @@ export class LayeredMap<V> {
   put(key: string, value: V): void {
     if (this.delta === null) {
       this.version++
-      this.base.set(key, value)
+      this.base.swap(key, value)
     } else this.set(key, value)
   }
 
@@ -86,11 +84,8 @@ export class LayeredMap<V> {
   delete(key: string): V | undefined {
     const delta = this.delta
     if (delta === null) {
-      const prev = this.base.get(key)
-      if (prev !== undefined) {
-        this.version++
-        this.base.delete(key)
-      }
+      const prev = this.base.take(key)
+      if (prev !== undefined) this.version++
       return prev
     }
     const prev = this.get(key)
@@ -121,7 +116,7 @@ export class LayeredMap<V> {
   }
 
   /**
-   * Returns the current contents as a native Map that will not change until `thaw()`. O(1),
+   * Returns the current contents as a read-only map that will not change until `thaw()`. O(1),
    * unless writes since the previous thaw are still being moved back (then O(those writes)).
    * One freeze at a time.
    */

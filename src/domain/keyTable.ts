@@ -1,0 +1,205 @@
+/**
+ * A hash table from byte-string keys to values: the keyspace's main table (the `base` of a
+ * {@link LayeredMap}), in place of a native `Map`.
+ *
+ * Open addressing with linear probing over **one array of slots**, each slot three consecutive
+ * elements: the key's hash (a small integer; 0 marks an empty slot), the key, the value.
+ *
+ * Why not a native `Map`: V8's `Map` is a chained table whose buckets, entries and keys live in
+ * three places, so a lookup in a table larger than the caches costs three or four cache misses —
+ * the bucket, the entry, the key string (and again per collision: the chains hold ~1.5 entries
+ * per bucket). Here the hash, key and value of a slot sit together, and a probe compares the
+ * hash before touching the key string: a hit costs two misses (the slot, the key). Measured on
+ * redis-benchmark's MSET (bench/RESULTS.md). It is what Redis's own `dict` does not do either,
+ * and what Dragonfly's dashtable and SwissTable-style maps do.
+ *
+ * Contract: `Map` semantics for string keys (`size`, `get`, `has`, `set`, `delete`, iteration),
+ * except the iteration order, which is the table's (it depends on history; the keyspace never
+ * exposes it) and iterators, which are invalid after any change. Values are never `undefined`.
+ *
+ * Deletion shifts later entries of the probe run back (no tombstones), so a table that sees
+ * many deletes does not slow down. The table doubles above 3/4 full and halves below 1/8.
+ *
+ * @category model
+ */
+
+/** Slots in a new table (a power of two). */
+const MIN_CAPACITY = 8
+/** Elements per slot: hash, key, value. */
+const HASH = 0
+const KEY = 1
+const VALUE = 2
+const SLOT = 3
+
+/** 32-bit FNV-1a over a byte string's char codes, unsigned. */
+export const fnv1a = (key: string): number => {
+  let h = 0x811c9dc5
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193)
+  return h >>> 0
+}
+
+/**
+ * A key's hash in the table: FNV-1a folded to 30 bits so it is a small integer on every V8
+ * configuration, and never 0 (the empty-slot mark).
+ */
+export const keyHashOf = (key: string): number => (fnv1a(key) & 0x3fffffff) || 1
+
+export class KeyTable<V> implements ReadonlyMap<string, V> {
+  /** [hash, key, value] per slot; capacity × 3 elements. */
+  private slots: unknown[] = newSlots(MIN_CAPACITY)
+  /** capacity − 1 (capacity is a power of two). */
+  private mask = MIN_CAPACITY - 1
+  private count = 0
+
+  get size(): number {
+    return this.count
+  }
+
+  get(key: string): V | undefined {
+    const i = this.find(key, keyHashOf(key))
+    return i < 0 ? undefined : (this.slots[i * SLOT + VALUE] as V)
+  }
+
+  has(key: string): boolean {
+    return this.find(key, keyHashOf(key)) >= 0
+  }
+
+  set(key: string, value: V): this {
+    this.swap(key, value)
+    return this
+  }
+
+  /** Sets `key` and returns its previous value (one probe for both). */
+  swap(key: string, value: V): V | undefined {
+    const h = keyHashOf(key)
+    const slots = this.slots
+    const mask = this.mask
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      const at = i * SLOT
+      const sh = slots[at + HASH]
+      if (sh === 0) {
+        if ((this.count + 1) * 4 > (mask + 1) * 3) {
+          this.resize((mask + 1) * 2)
+          this.insertNew(h, key, value)
+        } else {
+          slots[at + HASH] = h
+          slots[at + KEY] = key
+          slots[at + VALUE] = value
+        }
+        this.count++
+        return undefined
+      }
+      if (sh === h && slots[at + KEY] === key) {
+        const prev = slots[at + VALUE] as V
+        slots[at + VALUE] = value
+        return prev
+      }
+    }
+  }
+
+  /** Deletes `key` and returns the value it had. */
+  take(key: string): V | undefined {
+    const slots = this.slots
+    const mask = this.mask
+    let hole = this.find(key, keyHashOf(key))
+    if (hole < 0) return undefined
+    const prev = slots[hole * SLOT + VALUE] as V
+    // Shift back every later entry of the run that may sit at the hole (its home slot is not
+    // strictly between the hole and itself, cyclically), so every run stays unbroken.
+    for (let j = (hole + 1) & mask; ; j = (j + 1) & mask) {
+      const at = j * SLOT
+      const sh = slots[at + HASH] as number
+      if (sh === 0) break
+      const home = sh & mask
+      if (((j - home) & mask) >= ((j - hole) & mask)) {
+        const to = hole * SLOT
+        slots[to + HASH] = sh
+        slots[to + KEY] = slots[at + KEY]
+        slots[to + VALUE] = slots[at + VALUE]
+        hole = j
+      }
+    }
+    const at = hole * SLOT
+    slots[at + HASH] = 0
+    slots[at + KEY] = undefined
+    slots[at + VALUE] = undefined
+    this.count--
+    if (this.count * 8 < this.mask + 1 && this.mask + 1 > MIN_CAPACITY) this.resize((this.mask + 1) / 2)
+    return prev
+  }
+
+  delete(key: string): boolean {
+    return this.take(key) !== undefined
+  }
+
+  clear(): void {
+    this.slots = newSlots(MIN_CAPACITY)
+    this.mask = MIN_CAPACITY - 1
+    this.count = 0
+  }
+
+  forEach(fn: (value: V, key: string, map: ReadonlyMap<string, V>) => void): void {
+    for (const [key, value] of this.entries()) fn(value, key, this)
+  }
+
+  *entries(): MapIterator<[string, V]> {
+    const slots = this.slots
+    for (let at = 0; at < slots.length; at += SLOT) {
+      if (slots[at + HASH] !== 0) yield [slots[at + KEY] as string, slots[at + VALUE] as V]
+    }
+  }
+
+  *keys(): MapIterator<string> {
+    const slots = this.slots
+    for (let at = 0; at < slots.length; at += SLOT) if (slots[at + HASH] !== 0) yield slots[at + KEY] as string
+  }
+
+  *values(): MapIterator<V> {
+    const slots = this.slots
+    for (let at = 0; at < slots.length; at += SLOT) if (slots[at + HASH] !== 0) yield slots[at + VALUE] as V
+  }
+
+  [Symbol.iterator](): MapIterator<[string, V]> {
+    return this.entries()
+  }
+
+  /** The slot index of `key`, or −1. */
+  private find(key: string, h: number): number {
+    const slots = this.slots
+    const mask = this.mask
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      const sh = slots[i * SLOT + HASH]
+      if (sh === 0) return -1
+      if (sh === h && slots[i * SLOT + KEY] === key) return i
+    }
+  }
+
+  /** Puts a key known to be absent, in a table known to have room. */
+  private insertNew(h: number, key: string, value: unknown): void {
+    const slots = this.slots
+    const mask = this.mask
+    let i = h & mask
+    while (slots[i * SLOT + HASH] !== 0) i = (i + 1) & mask
+    const at = i * SLOT
+    slots[at + HASH] = h
+    slots[at + KEY] = key
+    slots[at + VALUE] = value
+  }
+
+  private resize(capacity: number): void {
+    const old = this.slots
+    this.slots = newSlots(capacity)
+    this.mask = capacity - 1
+    for (let at = 0; at < old.length; at += SLOT) {
+      const h = old[at + HASH] as number
+      if (h !== 0) this.insertNew(h, old[at + KEY] as string, old[at + VALUE])
+    }
+  }
+}
+
+/** A slot array of `capacity` empty slots: packed (no holes), so element access stays fast. */
+const newSlots = (capacity: number): unknown[] => {
+  const slots: unknown[] = new Array<unknown>(capacity * SLOT).fill(undefined)
+  for (let at = 0; at < slots.length; at += SLOT) slots[at + HASH] = 0
+  return slots
+}

@@ -6,11 +6,11 @@
  * old one stays valid and unchanged, so `evolve` is genuinely pure. Underneath, it is the
  * *rerooting* technique (Baker's shallow binding; Conchon & Filliâtre's persistent arrays):
  *
- * - All versions derived from one another share one **store**: per database, two native Maps
- *   like Redis's `db->dict` and `db->expires` (`values`: key → stored value, see {@link Stored};
- *   `expires`: key → deadline).
+ * - All versions derived from one another share one **store**: per database, two hash tables
+ *   (`keyTable.ts`, each inside a `LayeredMap`) like Redis's `db->dict` and `db->expires`
+ *   (`values`: key → stored value, see {@link Stored}; `expires`: key → deadline).
  * - The store holds the contents of exactly one version, its *current* one. Reading or updating
- *   the current version is a native Map operation — the common case by far (the engine always
+ *   the current version is a table operation — the common case by far (the engine always
  *   moves forward).
  * - Every other version holds the list of changes that turns the version it points to into
  *   itself. Touching such a version first *reroots* the store to it: the changes on the path are
@@ -598,7 +598,7 @@ const hashOrder = (values: LayeredMap<Stored>): HashOrder => {
 
 /**
  * Every key of a database in the canonical order: by `keyHash`, then by key. The order depends
- * on the contents alone (a native Map's insertion order would depend on history, and rerooting
+ * on the contents alone (a table's own order would depend on history, and rerooting
  * changes it), so commands that expose an order — KEYS, RANDOMKEY, SCAN — stay deterministic
  * functions of the state. Cached until the database changes.
  */

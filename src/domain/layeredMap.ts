@@ -1,6 +1,6 @@
 /**
- * A map from byte-string keys that a reader can **freeze** in O(1) while writers carry on: the keyspace's
- * answer to Redis's `fork()` for snapshots (ARCHITECTURE.md, "State representation").
+ * A map from byte-string keys that a reader can **freeze** in O(1) while writers carry on: the
+ * keyspace's answer to Redis's `fork()` for snapshots (ARCHITECTURE.md, "State representation").
  *
  * - Normally every operation goes straight to one table (`base`, a {@link KeyTable}).
  * - `freeze()` hands `base` to a reader (the snapshot writer) and promises it will not change:
@@ -8,7 +8,7 @@
  *   `delta` first.
  * - `thaw()` ends the promise. Writes go to `base` again, and each write also moves a few `delta`
  *   entries back into `base` — incremental, like Redis's per-operation dict rehash step — until
- *   `delta` is empty and the map is a plain Map again.
+ *   `delta` is empty and the map is a plain table again.
  *
  * Values are never `undefined` (a missing key reads as `undefined`).
  *

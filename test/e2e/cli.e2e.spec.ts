@@ -201,7 +201,7 @@ describe('beside a running server', () => {
     expect(final.code).toBe(0)
   })
 
-  it('log verify: the zeros a running server writes ahead of its records are not damage (exit 0)', async () => {
+  it('log verify and log stats: the zeros a running server writes ahead of its records are not damage (exit 0)', async () => {
     const live = track(tempDir())
     const server = await DirServer.open(live)
     try {
@@ -215,6 +215,10 @@ describe('beside a running server', () => {
         ),
         'result: intact (last seq 3)',
       ])
+      const stats = await cli('log', 'stats', '--dir', live)
+      expect(stats.code, stats.stderr).toBe(0)
+      expect(stats.stdout).toMatch(/│ zeros ahead +│ log-00000001\.aof: after byte [\d,]+, [\d,]+ zero bytes, written ahead by a running server or left by a power loss: start-up cuts them +│/)
+      expect(stats.stdout).not.toContain('torn')
     } finally {
       await server.close()
     }

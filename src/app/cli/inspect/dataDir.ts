@@ -33,7 +33,7 @@ import { SEGMENT_HEADER_BYTES } from '../../../infra/log/format.js'
 import { loadSnapshot, SnapshotError } from '../../../infra/snapshot/snapshot.js'
 import { CliError, EXIT_DAMAGED, usage } from './io.js'
 import { describePoint, type Point } from './points.js'
-import { isoTime } from './text.js'
+import { isoTime, plural } from './text.js'
 
 export const fsys: FileSystem = nodeFileSystem
 
@@ -144,6 +144,10 @@ export const loadBase = async (dir: string, manifest: Manifest): Promise<Base> =
 /** One line: `dir/file: kind at byte offset N (record seq S): detail`. */
 export const describeAt = (dir: string, p: LogProblem): string =>
   `${path.join(dir, p.file)}: ${p.kind} at byte offset ${p.offset} (record seq ${p.seq}): ${p.detail}`
+
+/** What the zeros after a segment's last record are: not damage (start-up cuts them). */
+export const zeroTailNote = (zeroBytes: number): string =>
+  `${plural(zeroBytes, 'zero byte')}, written ahead by a running server or left by a power loss: start-up cuts them`
 
 /** The note printed when a read-only walk met a torn tail (a write in progress, or a crash). */
 export const tornNote = (dir: string, p: LogProblem): string =>

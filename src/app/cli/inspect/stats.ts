@@ -11,7 +11,7 @@
 import Table from 'cli-table3'
 import { EVENT_TYPES, touchedKeys, type EventType } from '../../../domain/event.js'
 import type { LogProblem } from '../../../infra/log/logReader.js'
-import { damageError, describeAt, fileSizes, streamRecords } from './dataDir.js'
+import { damageError, describeAt, fileSizes, streamRecords, zeroTailNote } from './dataDir.js'
 import { EXIT_OK, type Io } from './io.js'
 import { KeyCounter } from './keyCounter.js'
 import { bar, bytes, count, duration, isoTime, reprCut, sparkline } from './text.js'
@@ -156,7 +156,11 @@ export const renderStats = (s: LogStatsReport, o: StatsOptions): string => {
         s.snapshot === null ? 'none' : `${s.snapshot.file}: seq ${s.snapshot.seq}, ${count(s.snapshot.keys)} keys, ${bytes(s.snapshot.bytes)}`,
     },
   )
-  if (s.problem !== null) summary.push({ [s.problem.kind === 'torn-tail' ? 'torn tail' : 'damage']: s.problem.description })
+  const p = s.problem
+  if (p !== null) {
+    if (p.zeroFilled === true) summary.push({ 'zeros ahead': `${p.file}: after byte ${count(p.offset)}, ${zeroTailNote(p.tailBytes)}` })
+    else summary.push({ [p.kind === 'torn-tail' ? 'torn tail' : 'damage']: p.description })
+  }
   lines.push(summary.toString(), '')
 
   lines.push('Events by type')

@@ -31,6 +31,9 @@ export const isoTime = (ms: number): string => {
 /** `1234567` → `1,234,567`. */
 export const count = (n: number): string => n.toLocaleString('en-US')
 
+/** `n word` or `n words`, n with thousands separators. */
+export const plural = (n: number, word: string): string => `${count(n)} ${word}${n === 1 ? '' : 's'}`
+
 /** A byte size: `512 B`, `1.5 KiB`, `3.2 MiB`. */
 export const bytes = (n: number): string => {
   if (n < 1024) return `${n} B`

@@ -42,9 +42,9 @@ import {
 import { fixLog, walkLog, type LogProblem, type WalkReport } from '../../../infra/log/logReader.js'
 import { MANIFEST_NAME, SEGMENT_FILE, SNAPSHOT_FILE, writeManifest, type Manifest } from '../../../infra/log/manifest.js'
 import { findValidFrame, scanSegment, SegmentHeaderError } from '../../../infra/log/segmentReader.js'
-import { checkDir, fsys, loadBase, readManifestOf, type Base } from './dataDir.js'
+import { checkDir, fsys, loadBase, readManifestOf, zeroTailNote, type Base } from './dataDir.js'
 import { CliError, EXIT_DAMAGED, EXIT_OK, usage, type Io } from './io.js'
-import { count } from './text.js'
+import { count, plural } from './text.js'
 
 export interface VerifyOptions {
   readonly fix: boolean
@@ -293,7 +293,6 @@ export const checkDataDir = async (dir: string): Promise<{ report: VerifyReport;
 // rendering
 // ---------------------------------------------------------------------------------------------
 
-const plural = (n: number, word: string): string => `${count(n)} ${word}${n === 1 ? '' : 's'}`
 
 const seqRange = (first: number, last: number): string => (last < first ? 'no records' : `seq ${first}..${last}`)
 
@@ -317,7 +316,7 @@ export const renderReport = (r: VerifyReport): string[] => {
         const zeros =
           s.zeroBytes === undefined
             ? ''
-            : `; then ${plural(s.zeroBytes, 'zero byte')}, written ahead by a running server or left by a power loss: start-up cuts them`
+            : `; then ${zeroTailNote(s.zeroBytes)}`
         out.push(
           s.records === 0
             ? `${s.file}: ok (no records yet, the next is seq ${s.firstSeq}, ${count(s.bytes)} bytes${zeros})`

@@ -12,7 +12,8 @@
  * 3. MANIFEST unreadable or failing its CRC: refuse. Snapshot listed but missing, failing its
  *    trailer CRC/count, or not the one the manifest names: refuse.
  * 4. Replay records after the snapshot's seq, segment by segment, through `evolve`'s definition
- *    (`applyEvent`, a batch of records per keyspace update). Replay never reads the clock and never expires
+ *    (`applyEvent`), each record as soon as it is read, through one writer that gives up the loaded
+ *    state (`Keyspace.ownedUpdate`). Replay never reads the clock and never expires
  *    keys: deadlines stay absolute; the engine's first expiry sweep after start removes keys
  *    whose deadline passed while the server was down, logging `KeyExpired` events.
  * 5. Torn tail — a partial record, or a zero-filled or garbage tail up to the tolerance, at the
@@ -145,15 +146,6 @@ export const applyRecords = (state: State, records: ReadonlyArray<LogRecord>): S
     for (const record of records) for (const event of record.events) applyEvent(w, event)
   })
 
-/** `applyRecords` for recovery's own intermediate states: `state` is given up (no undo kept). */
-const replayOwned = (state: State, records: ReadonlyArray<LogRecord>): State =>
-  Keyspace.updateOwned(state, (w) => {
-    for (const record of records) for (const event of record.events) applyEvent(w, event)
-  })
-
-/** Records per replay batch, so decoded records do not pile up before they are applied. */
-const REPLAY_BATCH = 4096
-
 // ---------------------------------------------------------------------------------------------
 // recover
 // ---------------------------------------------------------------------------------------------
@@ -232,8 +224,9 @@ export const recover = async (
     }
   }
 
-  // 4. Replay.
-  let pending: LogRecord[] = []
+  // 4. Replay: each record's events are applied as soon as the record is read and decoded,
+  // through one writer that gives up the loaded state (no undo kept, no record objects built).
+  const replay = Keyspace.ownedUpdate(state)
   let recordsReplayed = 0
   let eventsReplayed = 0
   const untilSeq = opts.untilSeq
@@ -243,20 +236,16 @@ export const recover = async (
   }
   const walk = await walkLog(fsys, dir, manifest, {
     ...(opts.tailTolerance === undefined ? {} : { tailTolerance: opts.tailTolerance }),
-    onRecord: (record) => {
-      if (untilSeq !== undefined && record.seq > untilSeq) return false
-      pending.push(record)
-      lastApplied = record.seq
+    onEvents: (events, seq) => {
+      if (untilSeq !== undefined && seq > untilSeq) return false
+      for (const event of events) applyEvent(replay.writer, event)
+      lastApplied = seq
       recordsReplayed++
-      eventsReplayed += record.events.length
-      if (pending.length >= REPLAY_BATCH) {
-        state = replayOwned(state, pending)
-        pending = []
-      }
+      eventsReplayed += events.length
       return true
     },
   })
-  if (pending.length > 0) state = replayOwned(state, pending)
+  state = replay.finish()
 
   // 5–6. The end of the log.
   let truncatedBytes = 0

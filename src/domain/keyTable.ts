@@ -69,9 +69,11 @@ export class KeyTable<V> implements ReadonlyMap<string, V> {
     return this
   }
 
-  /** Sets `key` and returns its previous value (one probe for both). */
-  swap(key: string, value: V): V | undefined {
-    const h = keyHashOf(key)
+  /**
+   * Sets `key` and returns its previous value (one probe for both). `h` is `keyHashOf(key)`, for
+   * a caller that already has it (the keyspace hashes a key once for its two tables).
+   */
+  swap(key: string, value: V, h: number = keyHashOf(key)): V | undefined {
     const slots = this.slots
     const mask = this.mask
     for (let i = h & mask; ; i = (i + 1) & mask) {
@@ -97,11 +99,11 @@ export class KeyTable<V> implements ReadonlyMap<string, V> {
     }
   }
 
-  /** Deletes `key` and returns the value it had. */
-  take(key: string): V | undefined {
+  /** Deletes `key` and returns the value it had. `h` is `keyHashOf(key)`, as for `swap`. */
+  take(key: string, h: number = keyHashOf(key)): V | undefined {
     const slots = this.slots
     const mask = this.mask
-    let hole = this.find(key, keyHashOf(key))
+    let hole = this.find(key, h)
     if (hole < 0) return undefined
     const prev = slots[hole * SLOT + VALUE] as V
     // Shift back every later entry of the run that may sit at the hole (its home slot is not

@@ -24,7 +24,7 @@
  *
  * @category model
  */
-import { fnv1a } from './keyTable.js'
+import { fnv1a, keyHashOf } from './keyTable.js'
 import { LayeredMap } from './layeredMap.js'
 import { DATABASE_COUNT, type Bytes, type EpochMs, type Key } from './primitives.js'
 
@@ -225,6 +225,8 @@ export class Writer {
   constructor(
     private readonly store: Store,
     private readonly undo: Change[] | undefined,
+    /** The store was created for this writer: a key it has not written is absent. */
+    private readonly fresh = false,
   ) {}
 
   value(db: number, key: Key): Bytes | undefined {
@@ -238,32 +240,35 @@ export class Writer {
   }
 
   /**
-   * `put` for a key known to be absent, in a keyspace built from nothing (`builder()`: nothing
-   * to undo): it skips clearing a deadline the key cannot have. Loading a snapshot, where each
-   * key appears once, spent ~11 % of its time on those misses. Anywhere else it is `put`.
+   * `put` for a key known to be absent, in a keyspace built from nothing (`builder()`): it skips
+   * clearing a deadline the key cannot have. Loading a snapshot, where each key appears once,
+   * spent ~11 % of its time on those misses. Anywhere else it is `put`.
    */
   putNew(db: number, key: Key, value: Bytes, expireAt: EpochMs | null): void {
-    if (this.undo !== undefined) return this.put(db, key, value, expireAt)
+    if (!this.fresh) return this.put(db, key, value, expireAt)
     const d = this.store.dbs[db]!
     this.changed++
-    d.values.put(key, stored(value))
-    if (expireAt !== null) d.expires.put(key, expireAt)
+    const h = keyHashOf(key)
+    d.values.put(key, stored(value), h)
+    if (expireAt !== null) d.expires.put(key, expireAt, h)
   }
 
   /** Sets a value and its deadline (null: none). */
   put(db: number, key: Key, value: Bytes, expireAt: EpochMs | null): void {
     const d = this.store.dbs[db]!
+    // Hashed once for both tables.
+    const h = keyHashOf(key)
     if (this.undo === undefined) {
-      // No way back to record (a new store, or one given up to updateOwned): skip the lookups.
+      // No way back to record (a new store, or one given up to ownedUpdate): skip the lookups.
       this.changed++
-      d.values.put(key, stored(value))
-      if (expireAt !== null) d.expires.put(key, expireAt)
-      else if (d.expires.size !== 0) d.expires.delete(key)
+      d.values.put(key, stored(value), h)
+      if (expireAt !== null) d.expires.put(key, expireAt, h)
+      else if (d.expires.size !== 0) d.expires.delete(key, h)
       return
     }
-    this.record(VALUE, db, key, d.values.set(key, stored(value)))
-    if (expireAt !== null) this.record(DEADLINE, db, key, d.expires.set(key, expireAt))
-    else if (d.expires.size !== 0) this.recordIfDefined(DEADLINE, db, key, d.expires.delete(key))
+    this.record(VALUE, db, key, d.values.set(key, stored(value), h))
+    if (expireAt !== null) this.record(DEADLINE, db, key, d.expires.set(key, expireAt, h))
+    else if (d.expires.size !== 0) this.recordIfDefined(DEADLINE, db, key, d.expires.delete(key, h))
   }
 
   /** Sets a value and keeps whatever deadline the key had. */
@@ -347,47 +352,58 @@ export const update = (state: State, apply: (writer: Writer) => void): State => 
   return next
 }
 
-/**
- * Like {@link update}, but `state` is given up: its store is updated in place with no way back,
- * and reading `state` (or a version older than it) afterwards throws. For a caller that owns its intermediate states and
- * never looks back — recovery's replay, where recording the undo costs half the fold.
- * (The empty state is never given up: updating it creates a new store either way.)
- */
-export const updateOwned = (state: State, apply: (writer: Writer) => void): State => {
-  const existing = storeOf(state)
-  if (existing === undefined) return update(state, apply)
-  const writer = new Writer(existing, undefined)
-  apply(writer)
-  if (writer.changed === 0) return state
-  const next = new State()
-  next.store = existing
-  existing.current = next
-  state.store = undefined
-  state.consumed = true
-  return next
+/** A writer that stays open across calls, and the call that ends it (see {@link ownedUpdate}). */
+export interface OwnedUpdate {
+  readonly writer: Writer
+  /** Ends the update (once, after the last write) and returns the resulting version. */
+  finish(): State
 }
 
 /**
- * Builds a new state from nothing, for snapshot loading: the writes record no way back (there is
- * no earlier version to return to). Call `finish()` once, after the last write.
+ * Like {@link update}, but `state` is given up: its store is updated in place with no way back,
+ * and once `finish()` returns a new version, reading `state` (or a version older than it) throws.
+ * The writer stays open across calls, for writes spread over many callbacks: recovery applies
+ * events as the log is read, the snapshot loader entries as lines arrive. Nothing may read
+ * `state` before `finish()`. For a caller that owns its intermediate states and never looks back,
+ * where recording the undo would cost half the fold. (The empty state is never given up:
+ * updating it creates a new store either way.)
  */
-export const builder = (): { readonly writer: Writer; finish(): State } => {
-  const store = new Store()
-  const writer = new Writer(store, undefined)
+export const ownedUpdate = (state: State): OwnedUpdate => {
+  const existing = storeOf(state)
+  const store = existing ?? new Store()
+  const writer = new Writer(store, undefined, existing === undefined)
   let finished = false
   return {
     writer,
     finish(): State {
-      if (finished) throw new Error('keyspace: builder.finish() called twice')
+      if (finished) throw new Error('keyspace: finish() called twice')
       finished = true
-      if (writer.changed === 0) return emptyState
-      const version = new State()
-      version.store = store
-      store.current = version
-      return version
+      if (writer.changed === 0) return state
+      const next = new State()
+      next.store = store
+      store.current = next
+      if (existing !== undefined) {
+        state.store = undefined
+        state.consumed = true
+      }
+      return next
     },
   }
 }
+
+/** {@link ownedUpdate} with all the writes made by one callback (the engine's writes). */
+export const updateOwned = (state: State, apply: (writer: Writer) => void): State => {
+  const owned = ownedUpdate(state)
+  apply(owned.writer)
+  return owned.finish()
+}
+
+/**
+ * Builds a new state from nothing, for snapshot loading: the writes record no way back (there is
+ * no earlier version to return to), and `Writer.putNew` may skip its lookups. Call `finish()`
+ * once, after the last write.
+ */
+export const builder = (): OwnedUpdate => ownedUpdate(emptyState)
 
 /** Sets a value and its deadline (null: none). */
 export const put = (state: State, db: number, key: Key, value: Bytes, expireAt: EpochMs | null): State =>

@@ -56,11 +56,11 @@ export class LayeredMap<V> {
     return this.get(key) !== undefined
   }
 
-  /** Sets `key` and returns its previous value. */
-  set(key: string, value: V): V | undefined {
+  /** Sets `key` and returns its previous value. `hash` as for `put`. */
+  set(key: string, value: V, hash?: number): V | undefined {
     this.version++
     const delta = this.delta
-    if (delta === null) return this.base.swap(key, value)
+    if (delta === null) return this.base.swap(key, value, hash)
     const prev = this.get(key)
     if (prev === undefined) this.count++
     if (this.frozen) delta.set(key, value)
@@ -72,19 +72,22 @@ export class LayeredMap<V> {
     return prev
   }
 
-  /** Sets `key`, for callers that do not need the previous value (one lookup fewer). */
-  put(key: string, value: V): void {
+  /**
+   * Sets `key`, for callers that do not need the previous value (one lookup fewer). `hash` is
+   * `keyHashOf(key)` when the caller has it (see KeyTable.swap).
+   */
+  put(key: string, value: V, hash?: number): void {
     if (this.delta === null) {
       this.version++
-      this.base.swap(key, value)
+      this.base.swap(key, value, hash)
     } else this.set(key, value)
   }
 
-  /** Deletes `key` and returns the value it had. */
-  delete(key: string): V | undefined {
+  /** Deletes `key` and returns the value it had. `hash` as for `put`. */
+  delete(key: string, hash?: number): V | undefined {
     const delta = this.delta
     if (delta === null) {
-      const prev = this.base.take(key)
+      const prev = this.base.take(key, hash)
       if (prev !== undefined) this.version++
       return prev
     }

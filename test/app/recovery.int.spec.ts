@@ -13,6 +13,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { LogRecord } from '../../src/app/eventLog.js'
 import { recover, RecoveryError } from '../../src/app/recovery.js'
 import * as E from '../../src/domain/event.js'
+import type { Event } from '../../src/domain/event.js'
 import { fold } from '../../src/domain/evolve.js'
 import * as Keyspace from '../../src/domain/keyspace.js'
 import type { State } from '../../src/domain/keyspace.js'
@@ -538,5 +539,19 @@ describe('point-in-time replay', () => {
     })
     expect(seen.map((s) => s.seq)).toEqual(records.map((r) => r.seq))
     expect(seen.map((s) => s.events)).toEqual(records.map((r) => r.events.length))
+  })
+
+  it("delivers each record's events to onEvents, as onRecord does, and stops where onEvents says", async () => {
+    const records = history()
+    await writeRecords(dir, records)
+    const manifest = await readManifest(nodeFileSystem, dir)
+    const seen: Array<{ seq: number; events: Event[] }> = []
+    const all = await walkLog(nodeFileSystem, dir, manifest, { onEvents: (events, seq) => void seen.push({ seq, events: [...events] }) })
+    expect(seen).toEqual(records.map((r) => ({ seq: r.seq, events: r.events })))
+    expect(all.records).toBe(records.length)
+    const upTo: number[] = []
+    const stopped = await walkLog(nodeFileSystem, dir, manifest, { onEvents: (_, seq) => (seq > 7 ? false : void upTo.push(seq)) })
+    expect(upTo).toEqual([1, 2, 3, 4, 5, 6, 7])
+    expect(stopped.stopped).toBe(true)
   })
 })

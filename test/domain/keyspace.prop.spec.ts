@@ -233,18 +233,43 @@ describe('keyspace representation', () => {
     expect(Keyspace.getValue(s, 0, 'k')).toBe('\xff\x80\x80\x80')
   })
 
-  it('updateOwned equals update, and the state it gave up can no longer be read', () => {
+  it('updateOwned and ownedUpdate (writes spread over calls) equal update, and the state they gave up can no longer be read', () => {
     assertProperty(
       'K1b owned update',
-      fc.property(fc.array(eventArb, { minLength: 1, maxLength: 30 }), fc.array(eventArb, { minLength: 1, maxLength: 30 }), (first, second) => {
-        const base = fold(Keyspace.emptyState, first)
-        const expected = contents(fold(base, second))
-        const older = fold(Keyspace.emptyState, first) // a separate store
-        const owned = Keyspace.updateOwned(older, (w) => second.forEach((e) => applyEvent(w, e)))
-        sameContents(contents(owned), expected)
-        if (owned !== older && older !== Keyspace.emptyState) expect(() => Keyspace.size(older, 0)).toThrow(/given up/)
-      }),
+      fc.property(
+        fc.array(eventArb, { maxLength: 30 }),
+        fc.array(eventArb, { minLength: 1, maxLength: 30 }),
+        fc.nat(),
+        (first, second, cut) => {
+          const base = fold(Keyspace.emptyState, first)
+          const expected = contents(fold(base, second))
+          const older = fold(Keyspace.emptyState, first) // a separate store
+          const owned = Keyspace.updateOwned(older, (w) => second.forEach((e) => applyEvent(w, e)))
+          sameContents(contents(owned), expected)
+          if (owned !== older && older !== Keyspace.emptyState) expect(() => Keyspace.size(older, 0)).toThrow(/given up/)
+          // As recovery uses it: one writer, the events applied in separate stretches.
+          const given = fold(Keyspace.emptyState, first)
+          const update = Keyspace.ownedUpdate(given)
+          const k = cut % (second.length + 1)
+          for (const e of second.slice(0, k)) applyEvent(update.writer, e)
+          for (const e of second.slice(k)) applyEvent(update.writer, e)
+          const finished = update.finish()
+          sameContents(contents(finished), expected)
+          expect(() => update.finish()).toThrow(/twice/)
+          if (finished !== given && given !== Keyspace.emptyState) expect(() => Keyspace.size(given, 0)).toThrow(/given up/)
+        },
+      ),
     )
+  })
+
+  it('putNew skips clearing a deadline only in a keyspace built from nothing', () => {
+    const withDeadline = fold(Keyspace.emptyState, [valueSet(0, 'k', 'v', 1_700_000_000_000)])
+    const update = Keyspace.ownedUpdate(withDeadline)
+    update.writer.putNew(0, 'k', 'w', null) // misused on a key that exists: it must act as put
+    expect(Keyspace.getEntry(update.finish(), 0, 'k')).toEqual({ value: 'w', expireAt: null })
+    const built = Keyspace.builder()
+    built.writer.putNew(0, 'k', 'w', null)
+    expect(Keyspace.getEntry(built.finish(), 0, 'k')).toEqual({ value: 'w', expireAt: null })
   })
 
   it('K3: LayeredMap is a Map under any mix of writes, freezes, thaws and overlay settling', () => {

@@ -240,14 +240,29 @@ export class PayloadError extends Error {
 const badTime = (v: number): string => `time ${v} is not a safe integer`
 const badOffset = (v: number): string => `invalid offset ${v}`
 
+const NO_BYTES = Buffer.alloc(0)
+
 /** A cursor over one frame payload. Every read is bounds-checked against `end`. */
 class ByteReader {
-  constructor(
-    readonly buf: Buffer,
-    public pos: number,
-    public end: number,
-    readonly origin: number,
-  ) {}
+  buf: Buffer = NO_BYTES
+  pos = 0
+  end = 0
+  /** Where the payload starts (error offsets are relative to it). */
+  origin = 0
+
+  /** Points the reader at the payload `buf[start, end)`. */
+  open(buf: Buffer, start: number, end: number): this {
+    this.buf = buf
+    this.pos = start
+    this.end = end
+    this.origin = start
+    return this
+  }
+
+  /** Lets go of the buffer, so a scan's read buffer is not kept alive between decodes. */
+  close(): void {
+    this.buf = NO_BYTES
+  }
 
   fail(what: string): never {
     throw new PayloadError(`${what} at payload byte ${this.pos - this.origin}`, this.pos - this.origin)
@@ -427,15 +442,42 @@ const decodeEvent = (r: ByteReader): Event => {
 }
 
 /**
+ * The one reader every decode uses, reopened per payload: decoding is synchronous and never
+ * re-entered, and recovery decodes about a million payloads a second, so a reader per payload
+ * was a measurable share of its allocations (bench/RESULTS.md, issue 3).
+ */
+const reader = new ByteReader()
+
+/**
  * Decodes the `count` events of a payload `buf[start, end)`. Throws {@link PayloadError} when the
  * bytes are not exactly `count` valid events.
  */
 export const decodeEvents = (buf: Buffer, start: number, end: number, count: number): Event[] => {
   // Every event takes at least 5 bytes: bound count before allocating.
   if (count > (end - start) / 5) throw new PayloadError(`event count ${count} exceeds the payload`, 0)
-  const r = new ByteReader(buf, start, end, start)
-  const events: Event[] = new Array<Event>(count)
-  for (let i = 0; i < count; i++) events[i] = decodeEvent(r)
-  if (r.pos !== end) r.fail(`payload has ${end - r.pos} bytes after its ${count} events`)
-  return events
+  const r = reader.open(buf, start, end)
+  try {
+    const events: Event[] = new Array<Event>(count)
+    for (let i = 0; i < count; i++) events[i] = decodeEvent(r)
+    if (r.pos !== end) r.fail(`payload has ${end - r.pos} bytes after its ${count} events`)
+    return events
+  } finally {
+    r.close()
+  }
+}
+
+/**
+ * `decodeEvents` for a payload of exactly one event, returning the event itself (no array): the
+ * common record (one command, one event). Throws {@link PayloadError} like `decodeEvents`.
+ */
+export const decodeOnlyEvent = (buf: Buffer, start: number, end: number): Event => {
+  if (end - start < 5) throw new PayloadError('event count 1 exceeds the payload', 0)
+  const r = reader.open(buf, start, end)
+  try {
+    const event = decodeEvent(r)
+    if (r.pos !== end) r.fail(`payload has ${end - r.pos} bytes after its 1 events`)
+    return event
+  } finally {
+    r.close()
+  }
 }

@@ -22,7 +22,8 @@
  */
 import * as path from 'node:path'
 import type { LogRecord } from '../../app/eventLog.js'
-import { decodeEvents } from './eventCodec.js'
+import type { Event } from '../../domain/event.js'
+import { decodeEvents, decodeOnlyEvent } from './eventCodec.js'
 import { errorCode, writeFileAtomic, type FileSystem } from './fileSystem.js'
 import { newSegmentHeader, encodeSegmentHeader, uidHex } from './format.js'
 import {
@@ -94,6 +95,13 @@ export interface WalkOptions {
    * reused, so copy its fields to keep them. Return `false` to stop the walk.
    */
   readonly onRecord?: (record: LogRecord, where: RecordLocation) => void | boolean
+  /**
+   * The lean form of `onRecord`, for recovery's replay: receives each record's events (decoded
+   * and validated, all of them before the call) and its seq, with no record object built. The
+   * array is reused: it is valid only during the call. Return `false` to stop the walk. When
+   * given, `onRecord` is not called.
+   */
+  readonly onEvents?: (events: ReadonlyArray<Event>, seq: number) => void | boolean
   /** Also deliver records the snapshot already covers (history, for the CLI). */
   readonly includeCovered?: boolean
   /** Largest garbage tail classified as torn (default 1 MiB). */
@@ -133,6 +141,9 @@ export const walkLog = async (
   let problem: LogProblem | undefined
   let expectedFirst: number | undefined // first lsn the next segment must have (after the first)
   const onRecord = opts.onRecord
+  const onEvents = opts.onEvents
+  // onEvents' array for one-event records (most of them), refilled per record.
+  const onlyEvent: Event[] = []
 
   for (let i = 0; i < manifest.segments.length && problem === undefined && !stopped; i++) {
     const entry = manifest.segments[i]!
@@ -165,6 +176,16 @@ export const walkLog = async (
         ...(opts.chunkBytes === undefined ? {} : { chunkBytes: opts.chunkBytes }),
         onFrame: (f) => {
           if (f.lsn <= snapSeq && opts.includeCovered !== true) return true
+          if (onEvents !== undefined) {
+            let evs: ReadonlyArray<Event>
+            if (f.count === 1) {
+              onlyEvent[0] = decodeOnlyEvent(f.buf, f.payloadStart, f.payloadEnd)
+              evs = onlyEvent
+            } else evs = decodeEvents(f.buf, f.payloadStart, f.payloadEnd, f.count)
+            records++
+            events += evs.length
+            return onEvents(evs, f.lsn) !== false
+          }
           if (onRecord === undefined) {
             // Still decode: a payload that does not decode is corruption.
             decodeEvents(f.buf, f.payloadStart, f.payloadEnd, f.count)

@@ -7,7 +7,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import type { Event } from '../../../src/domain/event.js'
 import * as E from '../../../src/domain/event.js'
-import { ByteWriter, decodeEvents, encodeEvent, EVENT_CODES, PayloadError } from '../../../src/infra/log/eventCodec.js'
+import { ByteWriter, decodeEvents, decodeOnlyEvent, encodeEvent, EVENT_CODES, PayloadError } from '../../../src/infra/log/eventCodec.js'
 import {
   checksumMatches,
   decodeSegmentHeader,
@@ -114,6 +114,43 @@ describe('event codec', () => {
             return
           }
           for (const e of decoded) expect(E.Event.is(e)).toBe(true)
+        },
+      ),
+    )
+  })
+
+  // Recovery decodes one-event payloads with decodeOnlyEvent (no array), everything else with
+  // decodeEvents; both share one reader. Whatever the bytes, the two must agree: the same event,
+  // or the same PayloadError at the same offset — and a failed decode must not disturb the next.
+  it('decodeOnlyEvent agrees with decodeEvents(…, 1) on any bytes, and a failure leaves the next decode intact', () => {
+    const outcome = (decode: () => Event): { event: Event } | { error: string; at: number } => {
+      try {
+        return { event: decode() }
+      } catch (err) {
+        if (!(err instanceof PayloadError)) throw err
+        return { error: err.message, at: err.at }
+      }
+    }
+    assertProperty(
+      'decodeOnlyEvent = decodeEvents(…, 1)[0]',
+      fc.property(
+        eventArb,
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 3 }),
+        fc.nat({ max: 8 }),
+        fc.nat({ max: 8 }),
+        (event, edits, cut, lead) => {
+          const w = new ByteWriter()
+          encodeEvent(w, event)
+          // The payload sits `lead` bytes into its buffer, as inside a frame.
+          const bytes = Buffer.concat([Buffer.alloc(lead, 0xee), w.buf.subarray(0, w.pos)])
+          for (const [at, byte] of edits) bytes[lead + (at % w.pos)] = byte
+          const end = Math.max(lead, bytes.length - cut)
+          const only = outcome(() => decodeOnlyEvent(bytes, lead, end))
+          expect(only).toEqual(outcome(() => decodeEvents(bytes, lead, end, 1)[0]!))
+          // The shared reader is reopened cleanly after a success or a failure.
+          const w2 = new ByteWriter()
+          encodeEvent(w2, event)
+          expect(decodeOnlyEvent(w2.buf, 0, w2.pos)).toEqual(event)
         },
       ),
     )

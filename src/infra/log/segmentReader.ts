@@ -36,8 +36,9 @@
  * truncated (and reported). A bit flip in older, synced data is always refused.
  *
  * Reading is chunked (4 MiB reads, grown for larger frames), so segments of any size scan in
- * bounded memory; frames are delivered synchronously as views into the read buffer, valid only
- * during the callback.
+ * bounded memory, and the next chunk's read is in flight while the current one is scanned
+ * ({@link ReadAhead}); frames are delivered synchronously as views into the read buffer, valid
+ * only during the callback.
  *
  * @category infra
  */
@@ -189,12 +190,117 @@ const readAt = async (fsys: FileSystem, fd: number, buf: Buffer, offset: number,
   return got
 }
 
+/**
+ * The bytes of a file from `start` on, in order, with the next chunk's read already in flight
+ * while the caller works on the current one: a scan spends about a tenth of its time waiting for
+ * reads otherwise (1M-event replay: 56–107 ms of ~900 in 21 reads of 4 MiB).
+ *
+ * A read that fails surfaces at the `read` call that needs its bytes; `settle` waits for a read
+ * still in flight (so the file is not closed under it) and discards its outcome.
+ */
+class ReadAhead {
+  private current: Buffer
+  private spare: Buffer
+  /** Valid bytes in `current`, and how many of them were handed out. */
+  private currentLen = 0
+  private used = 0
+  /** The read into `spare`, if one is in flight. */
+  private pending: Promise<number> | undefined
+  /** File position of the next chunk to read. */
+  private next: number
+  /** The file ended (a read came back short): nothing more to read. */
+  private ended = false
+
+  constructor(
+    private readonly fsys: FileSystem,
+    private readonly fd: number,
+    start: number,
+    /** The file's size when the scan began; reads never go past it. */
+    private readonly size: number,
+    chunk: number,
+  ) {
+    this.current = Buffer.allocUnsafe(chunk)
+    this.spare = Buffer.allocUnsafe(chunk)
+    this.next = start
+    this.readNext()
+  }
+
+  /** Copies the next `n` bytes of the file into `target` at `at`; fewer only at end of file. */
+  async read(target: Buffer, at: number, n: number): Promise<number> {
+    let got = 0
+    while (got < n) {
+      if (this.used === this.currentLen) {
+        if (this.pending === undefined) break
+        const len = await this.pending
+        ;[this.current, this.spare] = [this.spare, this.current]
+        this.currentLen = len
+        this.used = 0
+        this.readNext()
+        if (len === 0) break
+      }
+      const k = Math.min(n - got, this.currentLen - this.used)
+      this.current.copy(target, at + got, this.used, this.used + k)
+      this.used += k
+      got += k
+    }
+    return got
+  }
+
+  /** Waits for the read in flight, if any, ignoring its outcome. */
+  async settle(): Promise<void> {
+    const pending = this.pending
+    this.pending = undefined
+    this.ended = true
+    if (pending !== undefined) await pending.catch(() => undefined)
+  }
+
+  private readNext(): void {
+    if (this.ended || this.next >= this.size) {
+      this.pending = undefined
+      return
+    }
+    const want = Math.min(this.spare.length, this.size - this.next)
+    const position = this.next
+    this.next += want
+    const pending = readAt(this.fsys, this.fd, this.spare, 0, want, position).then((len) => {
+      if (len < want) this.ended = true // the file was cut under the scan (see refill)
+      return len
+    })
+    // Handled here so a read nobody ends up needing (the scan stopped) is not an unhandled
+    // rejection; `read` still sees the failure when it awaits it.
+    pending.catch(() => undefined)
+    this.pending = pending
+  }
+}
+
 const scanOpen = async (fsys: FileSystem, fd: number, file: string, opts: ScanOptions): Promise<SegmentScan> => {
-  let size = await fsys.fsize(fd)
+  const size = await fsys.fsize(fd)
   const headerBuf = Buffer.alloc(SEGMENT_HEADER_BYTES)
   const got = await readAt(fsys, fd, headerBuf, 0, SEGMENT_HEADER_BYTES, 0)
   const header = decodeSegmentHeader(headerBuf.subarray(0, got))
   if (typeof header === 'string') throw new SegmentHeaderError(file, header)
+  const buf = Buffer.allocUnsafe(Math.min(opts.chunkBytes ?? DEFAULT_CHUNK, Math.max(size, FRAME_HEADER_BYTES)))
+  const start = opts.startAt ?? { offset: SEGMENT_HEADER_BYTES, lsn: header.firstLsn }
+  const ahead = new ReadAhead(fsys, fd, start.offset, size, buf.length)
+  try {
+    return await scanFrames(fsys, fd, file, opts, header, size, buf, start, ahead)
+  } finally {
+    await ahead.settle()
+  }
+}
+
+/** scanOpen's walk over the frames, reading through `ahead`; `buf` is its read buffer. */
+const scanFrames = async (
+  fsys: FileSystem,
+  fd: number,
+  file: string,
+  opts: ScanOptions,
+  header: SegmentHeader,
+  size: number,
+  buf: Buffer,
+  start: { readonly offset: number; readonly lsn: number },
+  ahead: ReadAhead,
+): Promise<SegmentScan> => {
   const seed = frameSeed(header)
   const onFrame = opts.onFrame
   // One view object, refilled for every frame (the callback must not keep it).
@@ -213,8 +319,6 @@ const scanOpen = async (fsys: FileSystem, fd: number, file: string, opts: ScanOp
     payloadEnd: 0,
   }
 
-  let buf = Buffer.allocUnsafe(Math.min(opts.chunkBytes ?? DEFAULT_CHUNK, Math.max(size, FRAME_HEADER_BYTES)))
-  const start = opts.startAt ?? { offset: SEGMENT_HEADER_BYTES, lsn: header.firstLsn }
   let bufStart = start.offset // file offset of buf[0]
   let bufLen = 0 // valid bytes in buf
   let pos = start.offset
@@ -238,7 +342,8 @@ const scanOpen = async (fsys: FileSystem, fd: number, file: string, opts: ScanOp
     bufStart = pos
     bufLen = keep
     const want = Math.min(buf.length, size - pos) - bufLen
-    if (want > 0) bufLen += await readAt(fsys, fd, buf, bufLen, want, pos + bufLen)
+    // `ahead` delivers the file in order, and buf always ends where its last read ended.
+    if (want > 0) bufLen += await ahead.read(buf, bufLen, want)
     if (bufLen < need) {
       // Shorter than when the scan began: a live writer cut the zeros it writes ahead of its
       // records (aofLog.ts, at rotation and close). Go on to the new end; anything cut before

@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import * as E from '../../../src/domain/event.js'
 import type { LogRecord } from '../../../src/app/eventLog.js'
 import { decodeEvents } from '../../../src/infra/log/eventCodec.js'
-import { nodeFileSystem } from '../../../src/infra/log/fileSystem.js'
+import { nodeFileSystem, type FileSystem } from '../../../src/infra/log/fileSystem.js'
 import { scanSegment, SegmentHeaderError } from '../../../src/infra/log/segmentReader.js'
 import { ALL_BYTES, cleanup, EPOCH, frameEnds, onlySegment, tempDir, toRecords, writeRecords } from '../support/logFixtures.js'
 
@@ -105,6 +105,55 @@ describe('zeros after the records (the writer preallocates them)', () => {
     fs.closeSync(fd)
     expect(await scanSegment(nodeFileSystem, file, { tailTolerance: 1024 })).toMatchObject({ end, tail: 'torn' })
     expect((await scanSegment(nodeFileSystem, file, { tailTolerance: 16 })).tail).toBe('corrupt')
+  })
+
+  // The scanner reads the next chunk while it works on the current one (ReadAhead).
+  it('reads ahead without losing a read error, and never closes the file under a read in flight', async () => {
+    await writeRecords(dir, records())
+    const seg = onlySegment(dir)
+    let reads = 0
+    let inFlight = 0
+    let inFlightAtClose = -1
+    const failingRead = (nth: number): FileSystem => ({
+      ...nodeFileSystem,
+      read: async (fd, buffer, offset, length, position) => {
+        const n = ++reads
+        inFlight++
+        try {
+          await new Promise((resolve) => setTimeout(resolve, 1)) // a read that takes a while
+          if (n === nth) throw Object.assign(new Error(`EIO: i/o error, read #${n}`), { code: 'EIO' })
+          return await nodeFileSystem.read(fd, buffer, offset, length, position)
+        } finally {
+          inFlight--
+        }
+      },
+      close: async (fd) => {
+        inFlightAtClose = inFlight
+        return nodeFileSystem.close(fd)
+      },
+    })
+    // Read 1 is the segment header, 2 the first chunk, 3 the second (started once the first is
+    // taken), 4 the third: a failed read the scan needs fails the scan.
+    await expect(scanSegment(failingRead(4), seg, { chunkBytes: 512 })).rejects.toThrow(/EIO: i\/o error, read #4/)
+    expect(inFlightAtClose).toBe(0)
+    // A scan that stops in the first chunk never needs read 3: its failure goes unseen, and the
+    // file is closed only once it has settled.
+    reads = 0
+    const stopped = await scanSegment(failingRead(3), seg, { chunkBytes: 512, onFrame: () => false })
+    expect(stopped).toMatchObject({ records: 1, stop: { reason: 'stopped' } })
+    expect(reads).toBe(3)
+    expect(inFlightAtClose).toBe(0)
+    // The same while the scan goes on to classify a damaged tail with reads of its own: read 3
+    // fails while nothing awaits it, and that must not surface as an unhandled rejection.
+    const ends = frameEnds(seg)
+    const bytes = fs.readFileSync(seg)
+    bytes[ends[1]! - 1]! ^= 0xff // the last byte of frame 2, inside the first chunk
+    fs.writeFileSync(seg, bytes)
+    reads = 0
+    const damaged = await scanSegment(failingRead(3), seg, { chunkBytes: 512 })
+    expect(damaged).toMatchObject({ records: 1, end: ends[0], stop: { reason: 'checksum' }, tail: 'corrupt' })
+    expect(reads).toBeGreaterThan(3)
+    expect(inFlightAtClose).toBe(0)
   })
 
   it('a live writer cutting its zeros while the scan reads (rotation, close) ends the scan cleanly at the new end', async () => {

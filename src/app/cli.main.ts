@@ -6,13 +6,19 @@
  *
  * @category cli
  */
+import { randomInt } from 'node:crypto'
 import { Command } from 'commander'
+import { saltTableSeeds } from '../domain/keyTable.js'
 import { registerServe } from './cli/serve.js'
 import { registerInspectCommands } from './cli/inspect/index.js'
 import { REDUST_VERSION } from './server/server.js'
 
 /** Every subcommand's registration, in `redust --help` order. */
 const SUBCOMMANDS: ReadonlyArray<(program: Command) => void> = [registerServe, registerInspectCommands]
+
+// Every hash table of this process gets a seed no other process shares, so a snapshot written by
+// one process never arrives in the slot order of the table loading it (domain/keyTable.ts).
+saltTableSeeds(randomInt(2 ** 31))
 
 const program = new Command('redust')
   .description('Redust: a Redis-compatible, event-sourced in-memory database')

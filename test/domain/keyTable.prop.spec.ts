@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { KeyTable, keyHashOf } from '../../src/domain/keyTable.js'
+import { KeyTable, keyHashOf, probeStart } from '../../src/domain/keyTable.js'
 import { assertProperty } from '../support/fc.js'
 
 type Op = { readonly kind: 'set'; readonly key: string; readonly value: number } | { readonly kind: 'delete'; readonly key: string } | { readonly kind: 'clear' }
@@ -70,10 +70,11 @@ describe('KeyTable', () => {
 
   it('keeps every key reachable when whole probe runs are deleted from the middle and the wrap-around', () => {
     // Keys sharing a home slot in a small table: long runs that wrap past the last slot.
-    const table = new KeyTable<number>()
+    const seed = 12345
+    const table = new KeyTable<number>(seed)
     const model = new Map<string, number>()
     const sameHome: string[] = []
-    for (let i = 0; sameHome.length < 5; i++) if ((keyHashOf(`c${i}`) & 7) === 7) sameHome.push(`c${i}`)
+    for (let i = 0; sameHome.length < 5; i++) if ((probeStart(keyHashOf(`c${i}`), seed) & 7) === 7) sameHome.push(`c${i}`)
     for (const [i, key] of sameHome.entries()) {
       table.set(key, i)
       model.set(key, i)
@@ -100,6 +101,32 @@ describe('KeyTable', () => {
     expect(table.size).toBe(6)
     expect(table.take('k32728')).toBe(1)
     expect([table.get('k32728'), table.get('k261234')]).toEqual([undefined, 2])
+  })
+
+  // Linear probing's trap: keys arriving in another table's slot order (a snapshot written from
+  // one table and loaded into another) hit the filling table's slots in order, lap after lap,
+  // and pile into one run that every later insert walks: quadratic. Tables with their own seeds
+  // place keys independently. (Checked by structure, not time: the longest run of the copy.)
+  it("fills a table in another table's slot order without piling the keys into one long run", () => {
+    const keys = Array.from({ length: 75_000 }, (_, i) => `s:${i % 50}:${i}`)
+    const source = new KeyTable<number>()
+    keys.forEach((k, i) => source.set(k, i))
+    /** Copies `source` into `into` in its slot order; the longest run seen along the way. */
+    const copyInto = (into: KeyTable<number>): number => {
+      let longest = 0
+      for (const [k, v] of source) {
+        into.set(k, v)
+        if (into.size % 2500 === 0) longest = Math.max(longest, into.longestRun())
+      }
+      return longest
+    }
+    const copy = new KeyTable<number>()
+    expect(copy.seed).not.toBe(source.seed)
+    expect(copyInto(copy)).toBeLessThan(500)
+    expect(copy.size).toBe(keys.length)
+    for (const k of keys.slice(0, 1000)) expect(copy.get(k)).toBe(source.get(k))
+    // The hazard itself: the same copy into a table sharing the source's seed.
+    expect(copyInto(new KeyTable<number>(source.seed))).toBeGreaterThan(10_000)
   })
 
   it('hashes to a nonzero 30-bit small integer', () => {

@@ -46,6 +46,7 @@ import { lookupCommand } from '../../src/domain/decide.js'
 import { touchedKeys, type Event } from '../../src/domain/event.js'
 import { fold } from '../../src/domain/evolve.js'
 import * as Keyspace from '../../src/domain/keyspace.js'
+import { saltTableSeeds } from '../../src/domain/keyTable.js'
 import type { Entry, State } from '../../src/domain/keyspace.js'
 import { DATABASE_COUNT } from '../../src/domain/primitives.js'
 import type { Reply } from '../../src/domain/reply.js'
@@ -1226,6 +1227,9 @@ class Simulation {
 
 /** Runs one seed. Throws {@link SimViolation} when an invariant fails. */
 export const runSeed = async (opts: SimOptions): Promise<SimResult> => {
+  // Hash tables take their seeds from a per-process sequence: restart it from the simulation's
+  // seed, so a run's table layouts — and the snapshot files written from them — are its own.
+  saltTableSeeds(opts.seed)
   vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] })
   try {
     return await new Simulation(opts).run()

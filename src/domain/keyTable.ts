@@ -14,8 +14,9 @@
  * and what Dragonfly's dashtable and SwissTable-style maps do.
  *
  * Contract: `Map` semantics for string keys (`size`, `get`, `has`, `set`, `delete`, iteration),
- * except the iteration order, which is the table's (it depends on history; the keyspace never
- * exposes it) and iterators, which are invalid after any change. Values are never `undefined`.
+ * except the iteration order, which is the table's (it depends on history and on the table's
+ * seed; the keyspace never exposes it) and iterators, which are invalid after any change. Values
+ * are never `undefined`.
  *
  * Deletion shifts later entries of the probe run back (no tombstones), so a table that sees
  * many deletes does not slow down. The table doubles above 3/4 full and halves below 1/8.

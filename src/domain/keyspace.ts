@@ -223,7 +223,8 @@ export class Writer {
 
   /** @internal */
   constructor(
-    private readonly store: Store,
+    /** @internal */
+    readonly store: Store,
     private readonly undo: Change[] | undefined,
     /** The store was created for this writer: a key it has not written is absent. */
     private readonly fresh = false,
@@ -324,10 +325,19 @@ export class Writer {
   }
 }
 
+/** A new version holding `store`'s contents, made its current one. */
+const newCurrent = (store: Store): State => {
+  const next = new State()
+  next.store = store
+  store.current = next
+  return next
+}
+
 /**
  * Applies `apply`'s writes to `state` and returns the resulting version; `state` itself is not
- * changed (it keeps the way back). Returns `state` when nothing changed. All keyspace updates —
- * evolve, replay, snapshot loading — go through here.
+ * changed (it keeps the way back). Returns `state` when nothing changed. Every update that keeps
+ * the way back goes through here (evolve, fold); those that give `state` up go through
+ * {@link ownedUpdate}.
  */
 export const update = (state: State, apply: (writer: Writer) => void): State => {
   const existing = storeOf(state)
@@ -341,9 +351,7 @@ export const update = (state: State, apply: (writer: Writer) => void): State => 
     throw err
   }
   if (writer.changed === 0) return state
-  const next = new State()
-  next.store = store
-  store.current = next
+  const next = newCurrent(store)
   if (undo !== undefined) {
     state.store = undefined
     state.toward = next
@@ -369,33 +377,43 @@ export interface OwnedUpdate {
  * updating it creates a new store either way.)
  */
 export const ownedUpdate = (state: State): OwnedUpdate => {
-  const existing = storeOf(state)
-  const store = existing ?? new Store()
-  const writer = new Writer(store, undefined, existing === undefined)
+  const writer = ownedWriter(state)
   let finished = false
   return {
     writer,
     finish(): State {
       if (finished) throw new Error('keyspace: finish() called twice')
       finished = true
-      if (writer.changed === 0) return state
-      const next = new State()
-      next.store = store
-      store.current = next
-      if (existing !== undefined) {
-        state.store = undefined
-        state.consumed = true
-      }
-      return next
+      return finishOwned(state, writer)
     },
   }
 }
 
-/** {@link ownedUpdate} with all the writes made by one callback (the engine's writes). */
+/**
+ * {@link ownedUpdate} with all the writes made by one callback: the engine's writes, one per
+ * command, so it builds no `OwnedUpdate` object.
+ */
 export const updateOwned = (state: State, apply: (writer: Writer) => void): State => {
-  const owned = ownedUpdate(state)
-  apply(owned.writer)
-  return owned.finish()
+  const writer = ownedWriter(state)
+  apply(writer)
+  return finishOwned(state, writer)
+}
+
+/** A writer over `state`'s store (a new one for the empty state) that records no way back. */
+const ownedWriter = (state: State): Writer => {
+  const existing = storeOf(state)
+  return new Writer(existing ?? new Store(), undefined, existing === undefined)
+}
+
+/** Ends an owned update: the new version, with `state` given up (unless nothing changed). */
+const finishOwned = (state: State, writer: Writer): State => {
+  if (writer.changed === 0) return state
+  const next = newCurrent(writer.store)
+  if (state.store !== undefined) {
+    state.store = undefined
+    state.consumed = true
+  }
+  return next
 }
 
 /**

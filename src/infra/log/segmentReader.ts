@@ -208,8 +208,8 @@ class ReadAhead {
   private pending: Promise<number> | undefined
   /** File position of the next chunk to read. */
   private next: number
-  /** The file ended (a read came back short): nothing more to read. */
-  private ended = false
+  /** Settled: no more reads. */
+  private closed = false
 
   constructor(
     private readonly fsys: FileSystem,
@@ -250,12 +250,12 @@ class ReadAhead {
   async settle(): Promise<void> {
     const pending = this.pending
     this.pending = undefined
-    this.ended = true
+    this.closed = true
     if (pending !== undefined) await pending.catch(() => undefined)
   }
 
   private readNext(): void {
-    if (this.ended || this.next >= this.size) {
+    if (this.closed || this.next >= this.size) {
       this.pending = undefined
       return
     }
@@ -263,7 +263,9 @@ class ReadAhead {
     const position = this.next
     this.next += want
     const pending = readAt(this.fsys, this.fd, this.spare, 0, want, position).then((len) => {
-      if (len < want) this.ended = true // the file was cut under the scan (see refill)
+      // Shorter: the file was cut under the scan (see refill). The next read starts where this
+      // one's bytes ended, so nothing is skipped whatever the file does next.
+      if (len < want) this.next = position + len
       return len
     })
     // Handled here so a read nobody ends up needing (the scan stopped) is not an unhandled

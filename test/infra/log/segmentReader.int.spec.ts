@@ -156,6 +156,29 @@ describe('zeros after the records (the writer preallocates them)', () => {
     expect(inFlightAtClose).toBe(0)
   })
 
+  it('after a short read (the file cut, then back) the scan reads on from where the bytes ended', async () => {
+    const written = records()
+    await writeRecords(dir, written)
+    const seg = onlySegment(dir)
+    const bytes = fs.readFileSync(seg)
+    let reads = 0
+    const cutThenBack: FileSystem = {
+      ...nodeFileSystem,
+      read: async (fd, buffer, offset, length, position) => {
+        const n = ++reads
+        if (n === 3) fs.truncateSync(seg, position + 10) // this chunk's read comes back 10 bytes short…
+        const got = await nodeFileSystem.read(fd, buffer, offset, length, position)
+        if (n === 4) fs.writeFileSync(seg, bytes) // …and then the file is whole again
+        return got
+      },
+    }
+    const seen: number[] = []
+    const scan = await scanSegment(cutThenBack, seg, { chunkBytes: 512, onFrame: (f) => void seen.push(f.lsn) })
+    expect(reads).toBeGreaterThan(4)
+    expect(seen).toEqual(written.map((r) => r.seq))
+    expect(scan).toMatchObject({ tail: 'clean', end: bytes.length })
+  })
+
   it('a live writer cutting its zeros while the scan reads (rotation, close) ends the scan cleanly at the new end', async () => {
     const { file, end } = await withZeros(64 * 1024)
     let cut = false
